@@ -1,0 +1,293 @@
+"""Settings: environment ``VOC_*`` over ``voc.yaml`` over defaults.
+
+Build one :class:`Settings` at the entry point (CLI, DAG task) with :func:`load_settings`
+and pass it down; library code never reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_FILES = ("voc.yaml", "voc.yml")
+ENV_PREFIX = "VOC_"
+ENV_NESTED = "__"
+
+
+class ConfigError(ValueError):
+    """A settings file or variable is wrong; the message names where and what."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AsrSettings(_Section):
+    model: str = Field("base", description="faster-whisper model: 'base' (assembled at setup), a model name, or a CTranslate2 directory")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = Field("default", description="CTranslate2 compute type; 'default' = int8 on CPU, float16 on GPU")
+    cpu_threads: int = Field(0, ge=0, description="0 = let CTranslate2 decide")
+    beam_size: int = Field(5, ge=1)
+    batch_size: int = Field(0, ge=0, description=">0 uses faster-whisper's BatchedInferencePipeline with this batch size")
+    language: str = "zh"
+    vad: bool = True
+    vad_min_silence_ms: int = Field(500, ge=0)
+    word_timestamps: bool = True
+    hotwords: list[str] = Field(default_factory=list, description="domain words to bias decoding (products, brands)")
+    initial_prompt: str | None = Field(None, description="text prompt; default builds a Simplified-Chinese prompt from hotwords")
+    max_duration_s: float = Field(4 * 3600, gt=0, description="longer recordings are rejected with a recorded error")
+    default_agent_channel: int = Field(0, ge=0, le=1, description="stereo: the agent's channel when calls.csv does not say")
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    phantom_phrases: list[str] = Field(
+        default_factory=lambda: [
+            "字幕由Amara.org社群提供", "请不吝点赞订阅", "点赞订阅转发打赏", "明镜与点点栏目",
+            "谢谢观看", "感谢观看", "字幕志愿者", "中文字幕", "优优独播剧场", "请订阅", "小编",
+        ],
+        description="segments containing these are dropped as hallucinations",
+    )
+    batch_calls: int = Field(8, ge=1, description="calls per transcription batch (one mapped Airflow task each)")
+
+
+class TextSettings(_Section):
+    user_dict: Path | None = Field(None, description="extra jieba user dictionary (word [freq] [tag] per line)")
+    stopwords: Path | None = Field(None, description="extra stopword file, one per line")
+    domain_terms: list[str] = Field(default_factory=list, description="extra domain words for segmentation")
+    redact: bool = Field(True, description="redact PII before text is stored; turning this off is not recommended")
+    redact_names: bool = True
+    redact_addresses: bool = True
+
+
+class SentimentSettings(_Section):
+    backend: Literal["auto", "model", "lexicon", "snownlp", "sentence-transformers"] = "auto"
+    model_path: Path | None = Field(None, description="trained scorer artifact; default: the one shipped in voc/sentiment")
+    st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
+    negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")
+    escalation_threshold: float = Field(-0.6, description="a customer turn below this after a better start flags escalation")
+
+
+class TopicSettings(_Section):
+    embedder: Literal["auto", "e5", "tfidf", "sentence-transformers"] = "auto"
+    st_model: str | None = Field(None, description="sentence-transformers model name or local path (production: a Chinese model)")
+    reduce_dim: int = Field(10, ge=0, description="PCA/UMAP target dimensions before HDBSCAN; 0 = none")
+    min_cluster_size: int = Field(8, ge=2)
+    min_samples: int | None = None
+    assign_threshold: float = Field(0.80, description="cosine similarity to a topic centroid to join it")
+    window_days: int = Field(30, ge=1, description="history used as the emerging-topic baseline")
+    emerging_min_count: int = Field(5, ge=1)
+    emerging_z: float = Field(3.0, description="Poisson z-score over the baseline that flags a topic as emerging")
+    examples: int = Field(3, ge=1)
+
+
+class QASettings(_Section):
+    rules_dir: Path | None = Field(None, description="folder of <queue>.yaml scripts; default: the shipped examples")
+    default_script: str = "retail_after_sales"
+    review_score_below: float = 70.0
+    review_sample_rate: float = Field(0.05, ge=0, le=1, description="random share of other calls sent to review")
+    fuzzy_pinyin: bool = True
+
+
+class RoutingSettings(_Section):
+    departments_file: Path | None = Field(None, description="departments YAML; default: the shipped retail/appliance set")
+    min_confidence: float = 0.35
+    fallback_department: str = "customer_service"
+    tier_weights: dict[str, float] = Field(default_factory=lambda: {"vip": 5.0, "gold": 2.0, "normal": 1.0})
+
+
+class Webhook(_Section):
+    name: str
+    kind: Literal["wecom", "dingtalk", "feishu", "generic"]
+    url: SecretStr
+    secret: SecretStr | None = None
+    departments: list[str] = Field(default_factory=list, description="empty = all")
+
+
+class ReportSettings(_Section):
+    formats: list[Literal["md", "html", "csv"]] = Field(default_factory=lambda: ["md", "html", "csv"])
+    webhooks: list[Webhook] = Field(default_factory=list)
+    webhook_timeout_s: float = 10.0
+    webhook_retries: int = 3
+    webhook_rate_per_minute: int = 20
+
+
+class Settings(BaseSettings):
+    """Every setting voc reads. See voc.example.yaml for the commented version."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED, extra="forbid", validate_default=True
+    )
+
+    database_url: SecretStr = Field(SecretStr("sqlite:///voc-data/voc.db"), description="SQLAlchemy URL")
+    inbox: Path = Field(Path("inbox"), description="folder with recordings/, calls.csv and text/")
+    exports_dir: Path = Field(Path("exports"), description="outputs go to exports/<run-date>/")
+    models_dir: Path = Field(Path("voc-data/models"), description="where assembled models live")
+    timezone: str = "Asia/Shanghai"
+    seed: int = 42
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
+    sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    qa: QASettings = Field(default_factory=QASettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # init kwargs carry the YAML file's values (see load_settings); env wins over them.
+        return (env_settings, init_settings)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url.get_secret_value()
+
+
+def find_config_file(explicit: str | Path | None = None, environ: dict[str, str] | None = None) -> Path | None:
+    environ = os.environ if environ is None else environ
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        return path
+    if environ.get("VOC_CONFIG"):
+        return find_config_file(environ["VOC_CONFIG"], environ)
+    for name in DEFAULT_CONFIG_FILES:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings. ``overrides`` (e.g. from CLI flags) win over everything."""
+    path = find_config_file(config_file, environ)
+    data = _read_yaml(path) if path else {}
+    data.update(overrides)
+    saved = None
+    if environ is not None:  # tests pass an explicit environment
+        saved = dict(os.environ)
+        for key in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        where = str(path) if path else "settings"
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}: {problems}") from exc
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def describe_settings(settings: Settings, config_file: Path | None = None, environ: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Flatten settings into rows ``{key, value, source}``; secrets masked.
+
+    source is ``env (VOC_X)``, the YAML file's name, or ``default``.
+    """
+    environ = os.environ if environ is None else environ
+    yaml_data = _read_yaml(config_file) if config_file else {}
+    env_keys = {k[len(ENV_PREFIX):].lower(): k for k in environ if k.startswith(ENV_PREFIX) and k != "VOC_CONFIG"}
+    rows: list[dict[str, Any]] = []
+
+    def walk(model: BaseModel, prefix: tuple[str, ...], ydata: Any) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            keypath = prefix + (name,)
+            sub_yaml = ydata.get(name) if isinstance(ydata, dict) else None
+            if isinstance(value, BaseModel):
+                walk(value, keypath, sub_yaml)
+                continue
+            env_key = ENV_NESTED.join(keypath).lower()
+            parent_env = ENV_NESTED.join(keypath[:1]).lower()
+            if env_key in env_keys:
+                source = f"env ({env_keys[env_key]})"
+            elif len(keypath) > 1 and parent_env in env_keys:
+                source = f"env ({env_keys[parent_env]})"
+            elif isinstance(ydata, dict) and name in ydata:
+                source = str(config_file)
+            else:
+                source = "default"
+            rows.append({"key": ".".join(keypath), "value": _display(value), "source": source})
+
+    walk(settings, (), yaml_data)
+    return rows
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        raw = value.get_secret_value()
+        # Show the scheme of a URL so people can tell sqlite from postgres, hide the rest.
+        if "://" in raw and raw.startswith(("sqlite", "postgresql", "postgres")):
+            scheme, rest = raw.split("://", 1)
+            if "@" in rest:
+                return f"{scheme}://***@{rest.split('@', 1)[1]}"
+            return raw
+        return "***" if raw else ""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_display(v) for v in value]
+    if isinstance(value, BaseModel):
+        return {k: _display(v) for k, v in value.model_dump().items()}
+    return value
+
+
+def example_yaml() -> str:
+    """A commented YAML file with every setting at its default (voc.example.yaml is this output)."""
+    lines = [
+        "# voc settings. Precedence: environment VOC_* (nested with __, e.g. VOC_ASR__BEAM_SIZE=1)",
+        "# > this file (./voc.yaml, or the path in VOC_CONFIG / --config) > defaults.",
+        "# Every setting is shown at its default; delete what you do not change.",
+        "",
+    ]
+
+    def dump_value(value: Any) -> str:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, Path):
+            value = str(value)
+        text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000).strip()
+        return text.removesuffix("...").strip()
+
+    def walk(model_cls: type[BaseModel], instance: BaseModel, indent: int) -> None:
+        pad = "  " * indent
+        for name, info in model_cls.model_fields.items():
+            value = getattr(instance, name)
+            if info.description:
+                lines.append(f"{pad}# {info.description}")
+            if isinstance(value, BaseModel):
+                lines.append(f"{pad}{name}:")
+                walk(type(value), value, indent + 1)
+                lines.append("")
+            elif name == "webhooks":
+                lines.append(f"{pad}# list of {{name, kind: wecom|dingtalk|feishu|generic, url, secret, departments: []}}")
+                lines.append(f"{pad}{name}: []")
+            else:
+                lines.append(f"{pad}{name}: {dump_value(value)}")
+
+    defaults = Settings.model_construct()
+    for name, info in Settings.model_fields.items():
+        if info.default_factory is not None:
+            setattr(defaults, name, info.default_factory())
+        else:
+            setattr(defaults, name, info.default)
+    walk(Settings, defaults, 0)
+    return "\n".join(lines).rstrip() + "\n"

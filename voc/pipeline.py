@@ -1,0 +1,248 @@
+"""Pipeline stages and the embedded runner.
+
+One function per stage, ``stage(store, settings, run_date, batch=None) -> StageResult``; the
+CLI and the Airflow DAGs both call these. Store I/O happens here, at the stage boundary; the
+algorithms live in the stage packages and work on typed records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from voc.config import Settings
+from voc.records import StageResult, to_dict
+from voc.store import Store
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class StageFn(Protocol):
+    def __call__(
+        self, store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> StageResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    fn: StageFn
+    per_item: bool  # tracks item_status rows (resumable per interaction)
+    doc: str
+
+
+STAGES: dict[str, Stage] = {}
+
+
+def stage(name: str, per_item: bool = True) -> Callable[[StageFn], StageFn]:
+    def register(fn: StageFn) -> StageFn:
+        STAGES[name] = Stage(name, fn, per_item, (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "")
+        return fn
+
+    return register
+
+
+class StageError(RuntimeError):
+    """A whole stage could not run (missing model, bad config); items were not touched."""
+
+
+def _noop(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+def _timed(name: str, run_date: dt.date, t0: float, **kw: Any) -> StageResult:
+    return StageResult(stage=name, run_date=run_date.isoformat(), seconds=round(time.perf_counter() - t0, 3), **kw)
+
+
+def _select(store: Store, stage_name: str, run_date: dt.date, batch: Sequence[str] | None, **filters: Any):
+    """Items for a stage: the given batch (ids), else the run date's items not yet done."""
+    if batch is not None:
+        return store.interactions(ids=batch, pending_stage=stage_name, **filters)
+    return store.interactions(run_date=run_date, pending_stage=stage_name, **filters)
+
+
+def _per_item(store: Store, stage_name: str, items, work: Callable[[Any], None], progress: ProgressFn | None):
+    """Run ``work`` on each item; a failure is recorded for that item and the rest go on."""
+    progress = progress or _noop
+    done = failed = 0
+    errors: list[dict[str, str]] = []
+    total = len(items)
+    for i, item in enumerate(items, 1):
+        try:
+            work(item)
+        except Exception as exc:  # isolate per item; the reason is stored and reported
+            failed += 1
+            reason = f"{type(exc).__name__}: {exc}"
+            errors.append({"id": item.id, "external_id": item.external_id or "", "reason": reason})
+            store.mark(stage_name, item.id, "failed", reason)
+            log.warning("%s failed for %s (%s): %s", stage_name, item.id, item.external_id, reason)
+        else:
+            done += 1
+            store.mark(stage_name, item.id, "done")
+        progress(stage_name, i, total)
+    return done, failed, errors
+
+
+def text_cleaner(settings: Settings) -> Callable[[str], str]:
+    """normalise + redact, as applied to every text before it is stored."""
+    from voc.text import normalize, redact
+
+    if not settings.text.redact:
+        return normalize
+
+    def clean(text: str) -> str:
+        return redact(normalize(text), settings.text).text
+
+    return clean
+
+
+# ---- ingest ------------------------------------------------------------------------------------
+def ingest_inbox(store: Store, settings: Settings, inbox=None, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Scan the inbox and add what is new; returns the public ``voc ingest --json`` object."""
+    from voc.ingest import scan_inbox
+
+    inbox = inbox or settings.inbox
+    redact = text_cleaner(settings)
+    scan = scan_inbox(inbox, settings.timezone, redact=redact)
+    ingested = duplicates = 0
+    quarantined: list[dict[str, str]] = []
+    for i, cand in enumerate(scan.candidates, 1):
+        outcome = store.add_interaction(cand.interaction, cand.source_kind)
+        if outcome == "new":
+            ingested += 1
+        elif outcome == "duplicate":
+            duplicates += 1
+        else:
+            reason = f"duplicate id {cand.interaction.external_id} with different content (already ingested)"
+            store.add_quarantine(cand.origin, reason, cand.interaction.content_hash)
+            quarantined.append({"path": cand.origin, "reason": reason})
+        if progress:
+            progress("ingest", i, len(scan.candidates))
+    for rej in scan.rejected:
+        store.add_quarantine(rej.path, rej.reason, rej.content_hash)
+        quarantined.append({"path": rej.path, "reason": rej.reason})
+    return {"ingested": ingested, "duplicates": duplicates, "quarantined": quarantined, "notes": scan.notes}
+
+
+@stage("ingest", per_item=False)
+def ingest(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Scan the inbox: new calls and texts in, bad files quarantined with a reason."""
+    t0 = time.perf_counter()
+    out = ingest_inbox(store, settings, progress=progress)
+    return _timed(
+        "ingest", run_date, t0, processed=out["ingested"], skipped=out["duplicates"], failed=len(out["quarantined"]),
+        errors=tuple({"id": q["path"], "reason": q["reason"]} for q in out["quarantined"]),
+        details={"inbox": str(settings.inbox), "notes": out["notes"]},
+    )
+
+
+# ---- the runner --------------------------------------------------------------------------------
+DEFAULT_ORDER = ("ingest", "transcribe", "text", "sentiment", "qa", "topics", "routing", "report")
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: int
+    run_date: str
+    status: str
+    resumed: bool
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "run_date": self.run_date, "status": self.status, "resumed": self.resumed,
+                "stages": self.stages}
+
+
+def available_stages() -> list[str]:
+    return [s for s in DEFAULT_ORDER if s in STAGES]
+
+
+def resolve_stages(requested: Iterable[str] | None) -> list[str]:
+    names = list(requested) if requested else available_stages()
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected one of: {', '.join(available_stages())}")
+    order = {n: i for i, n in enumerate(DEFAULT_ORDER)}
+    return sorted(dict.fromkeys(names), key=lambda n: order.get(n, 99))
+
+
+def run_stage(store: Store, settings: Settings, name: str, run_date: dt.date, batch: Sequence[str] | None = None,
+              progress: ProgressFn | None = None) -> StageResult:
+    """Run one stage outside a recorded run (the DAG tasks use :func:`run_stage_recorded`)."""
+    return STAGES[name].fn(store, settings, run_date, batch, progress)
+
+
+def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[str] | None = None, *,
+        trigger: str = "cli", resume: bool = True, progress: ProgressFn | None = None) -> RunSummary:
+    """Run the stages for one business date in-process, recording the run and each stage.
+
+    A run for the same date that crashed or failed is resumed: stages it finished are skipped,
+    and within a stage only items not yet done are processed.
+    """
+    names = resolve_stages(stages)
+    run_id = store.resumable_run(run_date) if resume else None
+    resumed = run_id is not None
+    if resumed:
+        store.reopen_run(run_id)
+        skip = store.done_stages(run_id)
+    else:
+        run_id = store.start_run(run_date, names, trigger)
+        skip = set()
+    summary = RunSummary(run_id, run_date.isoformat(), "running", resumed)
+    for name in names:
+        if name in skip:
+            summary.stages.append({"stage": name, "status": "skipped (done in this run before)"})
+            continue
+        stage_run = store.start_stage(run_id, name)
+        try:
+            result = STAGES[name].fn(store, settings, run_date, None, progress)
+        except Exception as exc:
+            store.finish_stage(stage_run, None, f"{type(exc).__name__}: {exc}")
+            store.finish_run(run_id, "failed")
+            summary.status = "failed"
+            summary.stages.append({"stage": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+            log.exception("stage %s failed for %s", name, run_date)
+            return summary
+        store.finish_stage(stage_run, result)
+        summary.stages.append({"status": "done", **to_dict(replace(result, errors=result.errors[:20]))})
+    store.finish_run(run_id, "done", {"stages": names})
+    summary.status = "done"
+    return summary
+
+
+def reprocess(store: Store, settings: Settings, stages: Sequence[str], *, call_ids: Sequence[str] = (),
+              since: dt.date | None = None, until: dt.date | None = None,
+              progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Rerun chosen stages for chosen interactions (ids or call ids) or a date range."""
+    names = resolve_stages(stages)
+    if call_ids:
+        ids = store.resolve_ids(call_ids)
+        missing = sorted(set(call_ids) - set(ids) - {i.external_id for i in store.interactions(ids=ids)})
+        if missing:
+            raise ValueError(f"unknown call/interaction id(s): {', '.join(missing)}")
+        items = store.interactions(ids=ids)
+    elif since is not None:
+        items = store.interactions(since=since, until=until)
+    else:
+        raise ValueError("give call ids or a start date")
+    per_item = [n for n in names if STAGES[n].per_item]
+    reset = store.reset(per_item, [i.id for i in items])
+    results = []
+    dates = sorted({i.business_date for i in items})
+    for name in names:
+        if name == "ingest":
+            continue
+        if STAGES[name].per_item:
+            res = STAGES[name].fn(store, settings, dates[0] if dates else dt.date.today(), [i.id for i in items], progress)
+            results.append(to_dict(res))
+        else:  # date-level stages (topics, routing, report) rerun per affected date
+            for d in dates:
+                results.append(to_dict(STAGES[name].fn(store, settings, d, None, progress)))
+    return {"items": len(items), "reset": reset, "dates": [d.isoformat() for d in dates], "stages": results}
