@@ -1,0 +1,67 @@
+# voc: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.voc-installed
+MODELS ?= voc-data/models
+DEMO   := $(BIN)/voc --config demo/voc.yaml
+PYTEST_ARGS ?=
+
+.PHONY: setup model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-redaction bench-routing bench-qa clean-demo
+
+setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch goes in first and pinned: a local CPU build is served for exactly this version,
+# any other spec pulls several GB of CUDA packages.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,postgres,models,st]'
+	touch $(STAMP)
+
+$(MODELS)/whisper-base/model.bin: | $(STAMP)
+	$(BIN)/python -m voc.transcribe.models fetch --models-dir $(MODELS)
+
+model: $(MODELS)/whisper-base/model.bin
+
+demo: setup  ## ingest the bundled demo inbox and run every stage for its 30 days
+	$(DEMO) init
+	$(DEMO) ingest demo/inbox
+	$(DEMO) run --from 2026-10-22 --date 2026-11-20
+	@echo
+	@echo "Demo outputs: $$(pwd)/exports/demo  (database: voc-data/demo.db; try: $(DEMO) status)"
+
+clean-demo:
+	rm -rf voc-data/demo.db* exports/demo
+
+test: setup  ## the test suite (CI runs this); slow tests excluded, the real model still runs on short clips
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check voc tests bench dags
+
+bench: bench-redaction bench-sentiment bench-routing bench-topics bench-qa bench-asr  ## long benchmarks (not in CI)
+
+bench-asr: setup
+	$(BIN)/python bench/asr/run.py
+
+bench-sentiment: setup
+	$(BIN)/python bench/sentiment/run.py
+
+bench-topics: setup
+	$(BIN)/python bench/topics/run.py
+
+bench-redaction: setup
+	$(BIN)/python bench/redaction/run.py
+
+bench-routing: setup
+	$(BIN)/python bench/routing/run.py
+
+bench-qa: setup
+	$(BIN)/python bench/qa/run.py
