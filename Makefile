@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 $(MODELS)/whisper-base/model.bin: | $(STAMP)
-	$(BIN)/python -m voc.transcribe.models fetch --models-dir $(MODELS)
+	$(BIN)/voc models fetch --models-dir $(MODELS)
 
 model: $(MODELS)/whisper-base/model.bin
 

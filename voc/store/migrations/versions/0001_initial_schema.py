@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 19:13:54.603415
+Create Date: 2026-11-23
 """
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.Column('customer_value', sa.Float(), nullable=True),
     sa.Column('agent_channel', sa.Integer(), nullable=True),
     sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('tokens', sa.JSON(), nullable=True),
     sa.Column('attributes', sa.JSON(), nullable=False),
     sa.Column('service_type', sa.String(length=32), nullable=True),
     sa.Column('ingested_at', sa.DateTime(timezone=True), nullable=False),
