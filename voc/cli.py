@@ -46,8 +46,11 @@ def _main(
     state.verbose = verbose
     from rich.logging import RichHandler
 
-    level = logging.WARNING - 10 * min(verbose + 1, 2)
+    level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(name)s: %(message)s", handlers=[RichHandler(console=err, show_path=False)], force=True)
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # jieba installs its own stderr handler
     for noisy in ("alembic", "jieba", "faster_whisper", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -312,6 +315,56 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         out.print(f"  [red]failed[/red] {f['stage']} {f['external_id'] or f['id']}: {f['reason']}")
     for q in info["quarantine"]:
         out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
+
+
+@app.command()
+def redact(
+    text: Annotated[str | None, typer.Argument(help="text to redact")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
+) -> None:
+    """Redact PII (phone, ID card, bank card, e-mail, address, name) with typed placeholders.
+
+    With --file, exactly one output line per input line, in the same order.
+    """
+    from voc.text import normalize, redact_lines
+    from voc.text import redact as redact_text
+
+    s = settings()
+    if (text is None) == (file is None):
+        raise fail("give TEXT or --file F (not both)")
+    if text is not None:
+        sys.stdout.write(redact_text(normalize(text), s.text).text + "\n")
+        return
+    if str(file) == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        if not file.is_file():
+            raise fail(f"{file}: no such file")
+        from voc.ingest.inbox import decode_table_bytes
+
+        try:
+            lines = decode_table_bytes(file.read_bytes(), str(file))[0].splitlines()
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    for line in redact_lines(lines, s.text):
+        sys.stdout.write(line + "\n")
+
+
+@app.command()
+def segment(
+    text: Annotated[str, typer.Argument(help="text to segment")],
+    no_stopwords: Annotated[bool, typer.Option("--no-stopwords", help="drop stopwords")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print a JSON array of tokens")] = False,
+) -> None:
+    """Segment Chinese text with jieba and the domain dictionary."""
+    from voc.text import normalize
+    from voc.text import segment as seg
+
+    tokens = seg(normalize(text), settings().text, drop_stopwords=no_stopwords)
+    if json_out:
+        emit_json(tokens)
+    else:
+        sys.stdout.write(" / ".join(tokens) + "\n")
 
 
 @models_app.command("fetch")
