@@ -337,3 +337,59 @@ def text(store, settings, run_date, batch=None, progress=None) -> StageResult:
     done, failed, errors = _per_item(store, "text", items, work, progress)
     return _timed("text", run_date, t0, processed=done, failed=failed, errors=tuple(errors),
                   details={"pii_removed_late": pii_total})
+
+
+# ---- orchestrator entry points (Airflow tasks call these; each opens its own store) ---------------
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings.db_url)
+
+
+def begin_run(settings: Settings, run_date: dt.date, trigger: str, stages: Sequence[str] | None = None) -> int:
+    """Record the start of an orchestrated run; returns its id (passed along through XCom)."""
+    store = open_store(settings)
+    try:
+        return store.start_run(run_date, resolve_stages(stages), trigger)
+    finally:
+        store.close()
+
+
+def run_recorded_stage(settings: Settings, run_id: int | None, name: str, run_date: dt.date,
+                       batch: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run one stage (or one batch of it) and record it under ``run_id``; returns the small JSON result.
+
+    Raises on a stage-level failure so the orchestrator retries the task; per-item failures are
+    recorded in the store and reported in the result.
+    """
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name}; expected one of: {', '.join(available_stages())}")
+    store = open_store(settings)
+    try:
+        stage_run = store.start_stage(run_id, name if batch is None else f"{name}[{len(batch)}]") if run_id else None
+        try:
+            result = STAGES[name].fn(store, settings, run_date, batch, None)
+        except Exception as exc:
+            if stage_run:
+                store.finish_stage(stage_run, None, f"{type(exc).__name__}: {exc}")
+            raise
+        if stage_run:
+            store.finish_stage(stage_run, result)
+        return to_dict(replace(result, errors=result.errors[:50]))
+    finally:
+        store.close()
+
+
+def end_run(settings: Settings, run_id: int, results: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    store = open_store(settings)
+    try:
+        store.finish_run(run_id, "done", {"stages": [r.get("stage") for r in results]})
+        return {"run_id": run_id, "status": "done"}
+    finally:
+        store.close()
+
+
+def batches_for(settings: Settings, run_date: dt.date) -> list[list[str]]:
+    store = open_store(settings)
+    try:
+        return plan_batches(store, settings, run_date)
+    finally:
+        store.close()
