@@ -61,7 +61,7 @@ bench-redaction: setup
 	$(BIN)/python bench/redaction/run.py
 
 bench-routing: setup
-	$(BIN)/python bench/routing/run.py
+	$(BIN)/python bench/routing/eval_routing.py
 
 bench-qa: setup
 	$(BIN)/python bench/qa/run.py

@@ -367,6 +367,44 @@ def segment(
         sys.stdout.write(" / ".join(tokens) + "\n")
 
 
+@app.command()
+def route(
+    text: Annotated[str | None, typer.Argument(help="a complaint or finding text")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="a JSON array aligned with the input lines")] = False,
+) -> None:
+    """Which department owns this? Department, service type, confidence and the reason."""
+    from voc.routing import build_router, route_texts
+    from voc.text import normalize
+
+    s = settings()
+    if (text is None) == (file is None):
+        raise fail("give TEXT or --file F (not both)")
+    if text is not None:
+        lines = [text]
+    elif str(file) == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        if not file.is_file():
+            raise fail(f"{file}: no such file")
+        from voc.ingest.inbox import decode_table_bytes
+
+        try:
+            lines = decode_table_bytes(file.read_bytes(), str(file))[0].splitlines()
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    try:
+        router = build_router(s.routing)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    decisions = route_texts([normalize(x) for x in lines], router)
+    if json_out:
+        emit_json([d.to_json() for d in decisions])
+        return
+    for line, d in zip(lines, decisions, strict=True):
+        out.print(f"{d.department}\t{d.service_type}\t{d.confidence:.2f}\t{d.reason}\t{line[:40]}")
+
+
 @models_app.command("fetch")
 def models_fetch(
     models_dir: Annotated[Path | None, typer.Option("--models-dir", help="default: settings.models_dir")] = None,

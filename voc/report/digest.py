@@ -1,0 +1,166 @@
+"""Department digests and the management overview as Markdown, HTML (self-contained, escaped) and CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voc.records import Finding, Route
+
+logger = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).with_name("templates")
+OVERVIEW = "overview"  # pseudo-department id: webhooks subscribed to it get the management overview
+CSV_COLUMNS = (
+    "rank", "department", "finding_id", "kind", "title", "count", "customers", "value_weight", "growth",
+    "confidence", "reason", "examples",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestData:
+    """Everything a digest shows, as plain data (the pipeline reads it from the store)."""
+
+    run_date: dt.date
+    findings: Sequence[Finding]
+    routes: Sequence[Route]
+    department_names: Mapping[str, str] = field(default_factory=dict)  # id -> display name
+    volumes: Mapping[str, int] = field(default_factory=dict)  # interactions per channel
+    sentiment: Mapping[str, float] = field(default_factory=dict)  # e.g. mean, negative_share, escalations
+    qa: Mapping[str, float] = field(default_factory=dict)  # e.g. scored, mean_score, below_threshold, in_review
+    top_n: int = 10  # findings listed in the overview
+    examples_per_finding: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    rank: int
+    finding: Finding
+    route: Route
+
+    @property
+    def growth(self) -> str:
+        """``details['growth']`` (ratio over baseline) as text, or '' when the finding has none."""
+        growth = self.finding.details.get("growth")
+        if isinstance(growth, int | float):
+            return f"{growth:+.0%}"
+        return str(growth or "")
+
+
+def department_items(data: DigestData) -> dict[str, list[DigestItem]]:
+    """Routed findings per department, ranked by value weight, then count (highest first)."""
+    by_id = {f.id: f for f in data.findings}
+    grouped: dict[str, list[tuple[Finding, Route]]] = {}
+    for route in data.routes:
+        finding = by_id.get(route.finding_id)
+        if finding is None:
+            logger.warning("route for unknown finding %s skipped", route.finding_id)
+            continue
+        grouped.setdefault(route.department, []).append((finding, route))
+    out = {}
+    for dept, pairs in sorted(grouped.items()):
+        pairs.sort(key=lambda p: (-p[0].value_weight, -p[0].count, p[0].id))
+        out[dept] = [DigestItem(i, f, r) for i, (f, r) in enumerate(pairs, start=1)]
+    return out
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+@functools.lru_cache(maxsize=2)
+def _environment(html: bool):
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=html,  # HTML: every value escaped; Markdown goes to chat apps as text
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["one_line"] = _one_line
+    env.filters["num"] = lambda v: f"{v:,.1f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else v
+    return env
+
+
+def _context(data: DigestData, items: Mapping[str, list[DigestItem]]) -> dict[str, Any]:
+    overview = sorted((i for its in items.values() for i in its), key=lambda i: (-i.finding.value_weight, -i.finding.count))
+    return {
+        "run_date": data.run_date.isoformat(),
+        "names": dict(data.department_names),
+        "items": items,
+        "top": overview[: data.top_n],
+        "volumes": dict(data.volumes),
+        "sentiment": dict(data.sentiment),
+        "qa": dict(data.qa),
+        "n_examples": data.examples_per_finding,
+        "totals": {
+            d: {"findings": len(its), "count": sum(i.finding.count for i in its),
+                "customers": sum(i.finding.customers for i in its),
+                "value_weight": sum(i.finding.value_weight for i in its)}
+            for d, its in items.items()
+        },
+    }
+
+
+def render_department(data: DigestData, department: str, fmt: str = "md") -> str:
+    """One department's digest as Markdown (``md``) or HTML (``html``)."""
+    items = department_items(data)
+    ctx = _context(data, items) | {"department": department, "dept_items": items.get(department, [])}
+    return _environment(fmt == "html").get_template(f"department.{fmt}.j2").render(ctx)
+
+
+def render_overview(data: DigestData, fmt: str = "md") -> str:
+    """The management overview (all departments) as Markdown or HTML."""
+    items = department_items(data)
+    return _environment(fmt == "html").get_template(f"overview.{fmt}.j2").render(_context(data, items))
+
+
+def render_csv(items: Sequence[DigestItem], examples: int = 3) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        f, r = item.finding, item.route
+        writer.writerow([
+            item.rank, r.department, f.id, f.kind, _one_line(f.title), f.count, f.customers,
+            round(f.value_weight, 3), item.growth, round(r.confidence, 3), _one_line(r.reason),
+            " | ".join(_one_line(e) for e in f.examples[:examples]),
+        ])
+    return buf.getvalue()
+
+
+def write_digests(data: DigestData, out_dir: str | Path, formats: Sequence[str] = ("md", "html", "csv")) -> list[Path]:
+    """Write ``overview.*``, ``departments/<id>.*`` and ``routes.csv`` under ``out_dir``; return the paths."""
+    unknown = set(formats) - {"md", "html", "csv"}
+    if unknown:
+        raise ValueError(f"report.formats: unknown format(s) {sorted(unknown)}; expected md, html or csv")
+    out = Path(out_dir)
+    (out / "departments").mkdir(parents=True, exist_ok=True)
+    items = department_items(data)
+    written: list[Path] = []
+
+    def write(path: Path, text: str) -> None:
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    for fmt in ("md", "html"):
+        if fmt in formats:
+            write(out / f"overview.{fmt}", render_overview(data, fmt))
+            for dept in items:
+                write(out / "departments" / f"{dept}.{fmt}", render_department(data, dept, fmt))
+    if "csv" in formats:
+        for dept, its in items.items():
+            write(out / "departments" / f"{dept}.csv", render_csv(its, data.examples_per_finding))
+        everything = [i for its in items.values() for i in its]
+        write(out / "routes.csv", render_csv(everything, data.examples_per_finding))
+    logger.info("wrote %d digest files for %d departments to %s", len(written), len(items), out)
+    return written
