@@ -91,6 +91,7 @@ class QASettings(_Section):
     review_score_below: float = 70.0
     review_sample_rate: float = Field(0.05, ge=0, le=1, description="random share of other calls sent to review")
     fuzzy_pinyin: bool = True
+    semantic_matching: bool = Field(False, description="also match script steps by e5 sentence similarity (slow: ~9 s a call on 2 cores)")
 
 
 class RoutingSettings(_Section):

@@ -1,0 +1,163 @@
+"""Pydantic schema of a QA script YAML (steps, forbidden phrases, silence, overtalk, speech rate).
+
+See voc/qa/scripts/retail_after_sales.yaml for a commented example of every field.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from voc.qa.matcher import PhraseSet
+
+
+class _Strict(BaseModel):
+    # Typos in a rule file must fail loudly, not silently disable a rule.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _compile(patterns: list[str]) -> list[str]:
+    for i, p in enumerate(patterns):
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"regex #{i + 1} {p!r} does not compile: {exc}") from exc
+    return patterns
+
+
+class Condition(_Strict):
+    """When a conditional step applies."""
+
+    customer_sentiment_below: float = Field(
+        ge=-1, le=1, description="the step is required once a customer utterance scores below this"
+    )
+
+
+class Step(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    weight: float = Field(10.0, ge=0)
+    phrases: list[str] = Field(default_factory=list)
+    regex: list[str] = Field(default_factory=list)
+    within_first_s: float | None = Field(None, gt=0, description="must start within N s of the call start")
+    within_last_s: float | None = Field(None, gt=0, description="must end within the last N s of the call")
+    when: Condition | None = Field(None, description="conditional step: only required when this holds")
+    fuzzy: bool = Field(True, description="allow pinyin/semantic matching for this step")
+
+    _check_regex = field_validator("regex")(_compile)
+
+    @model_validator(mode="after")
+    def _has_something_to_match(self) -> Step:
+        if not self.phrases and not self.regex:
+            raise ValueError("a step needs at least one entry in 'phrases' or 'regex'")
+        return self
+
+    @cached_property
+    def phrase_set(self) -> PhraseSet:
+        return PhraseSet(tuple(self.phrases), tuple(re.compile(p) for p in self.regex))
+
+
+class ForbiddenPhrase(_Strict):
+    text: str = Field(min_length=1)
+    unless: list[str] = Field(
+        default_factory=list,
+        description="context phrases (regex) that make an occurrence acceptable, e.g. 不知道您 for polite questions",
+    )
+    fuzzy: bool = Field(True, description="also match by folded pinyin (always exact-length, never partial)")
+
+    _check_unless = field_validator("unless")(_compile)
+
+
+class Forbidden(_Strict):
+    weight: float = Field(20.0, ge=0)
+    phrases: list[ForbiddenPhrase | str] = Field(min_length=1)
+
+    @cached_property
+    def entries(self) -> tuple[ForbiddenPhrase, ...]:
+        return tuple(p if isinstance(p, ForbiddenPhrase) else ForbiddenPhrase(text=p) for p in self.phrases)
+
+
+class Silence(_Strict):
+    weight: float = Field(10.0, ge=0)
+    max_gap_s: float = Field(20.0, gt=0, description="a gap longer than this needs a hold notice before it")
+    hold_phrases: list[str] = Field(min_length=1)
+    lookback_s: float = Field(15.0, ge=0, description="the hold notice must end at most this long before the gap")
+
+    @cached_property
+    def phrase_set(self) -> PhraseSet:
+        return PhraseSet(tuple(self.hold_phrases))
+
+
+class Overtalk(_Strict):
+    weight: float = Field(5.0, ge=0)
+    max_s: float = Field(10.0, ge=0, description="total seconds both parties speak at once")
+    max_count: int | None = Field(None, ge=0)
+
+
+class SpeechRate(_Strict):
+    weight: float = Field(5.0, ge=0)
+    min_cpm: float = Field(120.0, ge=0, description="agent characters per minute of own talk time")
+    max_cpm: float = Field(330.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpeechRate:
+        if self.min_cpm >= self.max_cpm:
+            raise ValueError(f"min_cpm ({self.min_cpm}) must be below max_cpm ({self.max_cpm})")
+        return self
+
+
+class Matching(_Strict):
+    pinyin_threshold: float = Field(0.8, gt=0, le=1, description="min similarity of a fuzzy pinyin window")
+    min_fuzzy_chars: int = Field(4, ge=1, description="shorter variants must match their pinyin exactly")
+    semantic_threshold: float = Field(0.945, gt=0, le=1, description="min cosine similarity (e5-small scale)")
+
+
+class Review(_Strict):
+    negative_below: float = Field(-0.6, ge=-1, le=1, description="a customer utterance below this sends the call to review")
+
+
+class Script(_Strict):
+    """One queue's script: what the agent must say, when, and what never to say."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    description: str = ""
+    version: int = 1
+    steps: list[Step] = Field(min_length=1)
+    order: list[str] = Field(default_factory=list, description="step ids that must first occur in this order")
+    order_weight: float = Field(5.0, ge=0)
+    forbidden: Forbidden | None = None
+    silence: Silence | None = None
+    overtalk: Overtalk | None = None
+    speech_rate: SpeechRate | None = None
+    matching: Matching = Field(default_factory=Matching)
+    review: Review = Field(default_factory=Review)
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_ids(cls, steps: list[Step]) -> list[Step]:
+        seen: set[str] = set()
+        for step in steps:
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} is used twice")
+            seen.add(step.id)
+        return steps
+
+    @field_validator("order")
+    @classmethod
+    def _order_known(cls, order: list[str], info: ValidationInfo) -> list[str]:
+        # A field validator (not a model one) so the error points at the 'order' line of the file.
+        ids = {s.id for s in info.data.get("steps", [])}
+        unknown = [o for o in order if o not in ids]
+        if ids and unknown:
+            raise ValueError(f"order names unknown step(s) {unknown}; expected ids from: {sorted(ids)}")
+        return order
+
+
+class QueueMap(_Strict):
+    """queues.yaml: which script each queue uses."""
+
+    default: str | None = None
+    queues: dict[str, str] = Field(default_factory=dict)
+
