@@ -69,6 +69,7 @@ class SentimentSettings(_Section):
     model_path: Path | None = Field(None, description="trained scorer artifact; default: the one shipped in voc/sentiment")
     st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
     negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")
+    positive_threshold: float = Field(0.35, description="utterance score above this counts as positive")
     escalation_threshold: float = Field(-0.6, description="a customer turn below this after a better start flags escalation")
 
 

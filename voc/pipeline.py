@@ -113,8 +113,8 @@ def ingest_inbox(store: Store, settings: Settings, inbox=None, progress: Progres
     scan = scan_inbox(inbox, settings.timezone, redact=redact)
     ingested = duplicates = 0
     quarantined: list[dict[str, str]] = []
-    for i, cand in enumerate(scan.candidates, 1):
-        outcome = store.add_interaction(cand.interaction, cand.source_kind)
+    outcomes = store.add_interactions([(c.interaction, c.source_kind) for c in scan.candidates])
+    for i, (cand, outcome) in enumerate(zip(scan.candidates, outcomes, strict=True), 1):
         if outcome == "new":
             ingested += 1
         elif outcome == "duplicate":
@@ -393,3 +393,85 @@ def batches_for(settings: Settings, run_date: dt.date) -> list[list[str]]:
         return plan_batches(store, settings, run_date)
     finally:
         store.close()
+
+
+# ---- sentiment ----------------------------------------------------------------------------------
+@stage("sentiment")
+def sentiment(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Customer sentiment per utterance and per call (trajectory, escalation); one score per text."""
+    from voc.sentiment import get_scorer, score_call, score_texts
+
+    t0 = time.perf_counter()
+    items = _select(store, "sentiment", run_date, batch)
+    scorer = get_scorer(settings.sentiment)
+    calls = [i for i in items if i.channel.value == "call"]
+    utts = store.utterances_for([i.id for i in calls])
+    texts = [i for i in items if i.channel.value != "call"]
+    # text channels are scored in one batch; each result is then stored per item
+    text_scores = {iid: r for (iid, _t), r in zip(
+        [(i.id, i.text or "") for i in texts],
+        score_texts([(i.id, i.text or "") for i in texts], scorer, settings.sentiment), strict=True)}
+    silent = 0
+
+    def work(item) -> None:
+        nonlocal silent
+        if item.channel.value == "call":
+            u = utts.get(item.id) or []
+            if not u:  # no speech: nothing to score, and no row claims a sentiment
+                silent += 1
+                store.replace_sentiment(item.id, [], None)
+                return
+            scores, call = score_call(u, scorer, settings.sentiment)
+            store.replace_sentiment(item.id, scores, call)
+        else:
+            score, summary = text_scores[item.id]
+            store.replace_sentiment(item.id, [score], summary)
+
+    done, failed, errors = _per_item(store, "sentiment", items, work, progress)
+    return _timed("sentiment", run_date, t0, processed=done, failed=failed, skipped=silent, errors=tuple(errors),
+                  details={"scorer": getattr(scorer, "name", type(scorer).__name__), "calls_without_speech": silent})
+
+
+# ---- QA -----------------------------------------------------------------------------------------
+def review_priority(score: float, reasons: Sequence[str], tier: str | None, tier_weights: dict[str, float]) -> float:
+    """Higher first: low scores, more reasons, valuable customers."""
+    weight = tier_weights.get((tier or "normal").lower(), tier_weights.get("normal", 1.0))
+    bonus = 25.0 if "forbidden_phrase" in reasons else 0.0
+    return round((100.0 - score) + bonus + 10.0 * len(reasons) + 5.0 * weight, 2)
+
+
+@stage("qa")
+def qa(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Score each call against its queue's script; calls that need a human go to the review queue."""
+    from voc.qa import e5_embedder, load_scripts
+    from voc.qa import score_call as qa_score
+    from voc.store.review import ReviewQueue
+
+    t0 = time.perf_counter()
+    items = _select(store, "qa", run_date, batch, channels=["call"])
+    book = load_scripts(settings.qa.rules_dir)
+    embedder = e5_embedder() if settings.qa.semantic_matching else None
+    queue = ReviewQueue(store.db)
+    utts = store.utterances_for([i.id for i in items])
+    enqueued = 0
+    scores: list[float] = []
+
+    def work(item) -> None:
+        nonlocal enqueued
+        script = book.for_queue(item.queue, settings.qa.default_script)
+        result = qa_score(utts.get(item.id) or [], store.call_metrics(item.id), store.sentiment_scores(item.id), script,
+                          settings.qa, settings.seed, queue=item.queue, interaction_id=item.id, embedder=embedder)
+        store.replace_qa(result)
+        scores.append(result.score)
+        if result.review_reasons:
+            prio = review_priority(result.score, result.review_reasons, item.customer_tier, settings.routing.tier_weights)
+            queue.enqueue(item.id, item.queue or script.name, list(result.review_reasons), prio)
+            enqueued += 1
+        else:
+            queue.withdraw(item.id)
+
+    done, failed, errors = _per_item(store, "qa", items, work, progress)
+    mean = round(sum(scores) / len(scores), 1) if scores else None
+    return _timed("qa", run_date, t0, processed=done, failed=failed, errors=tuple(errors),
+                  details={"review_enqueued": enqueued, "mean_score": mean, "semantic": bool(embedder),
+                           "scripts": sorted(book.scripts)})

@@ -10,6 +10,9 @@ from sqlalchemy import delete, func, select
 
 from voc.records import (
     CallMetrics,
+    CallSentiment,
+    QAResult,
+    SentimentScore,
     Channel,
     Interaction,
     Role,
@@ -20,10 +23,13 @@ from voc.records import (
 from voc.store.db import Database
 from voc.store.schema import (
     CallMetricsRow,
+    CallSentimentRow,
     InteractionRow,
     ItemStatus,
+    QAResultRow,
     QuarantineRow,
     Run,
+    SentimentRow,
     StageRun,
     TranscriptRow,
     UtteranceRow,
@@ -169,39 +175,38 @@ class Store:
     # ---- ingest -----------------------------------------------------------------------------
     def add_interaction(self, inter: Interaction, source_kind: str) -> AddOutcome:
         """Insert unless present. Same id = duplicate; same external id with other content = conflict."""
-        with self.db.session() as s:
-            if s.get(InteractionRow, inter.id) is not None:
-                return "duplicate"
-            if inter.external_id:
-                other = s.scalars(
-                    select(InteractionRow).where(
-                        InteractionRow.channel == inter.channel.value,
-                        InteractionRow.external_id == inter.external_id,
-                    )
-                ).first()
-                if other is not None:
-                    return "duplicate" if other.content_hash == inter.content_hash else "conflict"
-            s.add(
-                InteractionRow(
-                    id=inter.id,
-                    channel=inter.channel.value,
-                    business_date=inter.business_date,
-                    content_hash=inter.content_hash,
-                    external_id=inter.external_id,
-                    source_path=inter.source_path,
-                    source_kind=source_kind,
-                    started_at=inter.started_at,
-                    queue=inter.queue,
-                    agent_id=inter.agent_id,
-                    customer_id=inter.customer_id,
-                    customer_tier=inter.customer_tier,
-                    customer_value=inter.customer_value,
-                    agent_channel=inter.agent_channel,
-                    text=inter.text,
-                    attributes=dict(inter.attributes),
-                )
-            )
-            return "new"
+        return self.add_interactions([(inter, source_kind)])[0]
+
+    def add_interactions(self, items: Sequence[tuple[Interaction, str]]) -> list[AddOutcome]:
+        """Bulk form of :meth:`add_interaction`, one transaction per 1,000 items."""
+        outcomes: list[AddOutcome] = []
+        for k in range(0, len(items), 1000):
+            chunk = items[k : k + 1000]
+            with self.db.session() as s:
+                ids = [i.id for i, _ in chunk]
+                have_ids = set(s.scalars(select(InteractionRow.id).where(InteractionRow.id.in_(ids))))
+                keys = {(i.channel.value, i.external_id) for i, _ in chunk if i.external_id}
+                exts = [e for _, e in keys]
+                have_ext: dict[tuple[str, str], str] = {}
+                if exts:
+                    for ch, ext, h in s.execute(
+                        select(InteractionRow.channel, InteractionRow.external_id, InteractionRow.content_hash).where(
+                            InteractionRow.external_id.in_(exts))):
+                        have_ext[(ch, ext)] = h
+                for inter, source_kind in chunk:
+                    key = (inter.channel.value, inter.external_id)
+                    if inter.id in have_ids:
+                        outcomes.append("duplicate")
+                        continue
+                    if inter.external_id and key in have_ext:
+                        outcomes.append("duplicate" if have_ext[key] == inter.content_hash else "conflict")
+                        continue
+                    s.add(_interaction_row(inter, source_kind))
+                    have_ids.add(inter.id)
+                    if inter.external_id:
+                        have_ext[key] = inter.content_hash
+                    outcomes.append("new")
+        return outcomes
 
     def add_quarantine(self, path: str, reason: str, content_hash: str = "") -> bool:
         with self.db.session() as s:
@@ -435,6 +440,73 @@ class Store:
                 return None
             return {"language": row.language, "model": row.model, "options": row.options, "dropped": row.dropped, "pii": row.pii}
 
+    # ---- sentiment and QA ------------------------------------------------------------------
+
+    def replace_sentiment(self, interaction_id: str, scores: Sequence[SentimentScore], call: CallSentiment | None) -> None:
+        with self.db.session() as s:
+            s.execute(delete(SentimentRow).where(SentimentRow.interaction_id == interaction_id))
+            s.execute(delete(CallSentimentRow).where(CallSentimentRow.interaction_id == interaction_id))
+            s.flush()
+            for sc in scores:
+                s.add(SentimentRow(interaction_id=interaction_id, idx=sc.idx, score=sc.score, label=sc.label))
+            if call is not None:
+                s.add(CallSentimentRow(interaction_id=interaction_id, score=call.score, start_score=call.start_score,
+                                       end_score=call.end_score, trajectory=call.trajectory, escalation=call.escalation,
+                                       reasons=list(call.reasons), scorer=call.scorer))
+
+    def sentiment_scores(self, interaction_id: str) -> list[SentimentScore]:
+        with self.db.session() as s:
+            rows = s.scalars(select(SentimentRow).where(SentimentRow.interaction_id == interaction_id).order_by(SentimentRow.idx))
+            return [SentimentScore(r.interaction_id, r.idx, r.score, r.label) for r in rows]
+
+    def call_sentiments(self, ids: Sequence[str]) -> dict[str, CallSentiment]:
+        out: dict[str, CallSentiment] = {}
+        with self.db.session() as s:
+            for k in range(0, len(ids), 500):
+                for r in s.scalars(select(CallSentimentRow).where(CallSentimentRow.interaction_id.in_(list(ids[k:k + 500])))):
+                    out[r.interaction_id] = CallSentiment(r.interaction_id, r.score, r.start_score, r.end_score, r.trajectory,
+                                                          r.escalation, tuple(r.reasons or ()), r.scorer)
+        return out
+
+    def replace_qa(self, result: QAResult) -> None:
+        from voc.records import to_dict
+
+        with self.db.session() as s:
+            s.execute(delete(QAResultRow).where(QAResultRow.interaction_id == result.interaction_id))
+            s.flush()
+            s.add(QAResultRow(interaction_id=result.interaction_id, queue=result.queue, script=result.script,
+                              score=result.score, outcomes=to_dict(list(result.outcomes)),
+                              review_reasons=list(result.review_reasons)))
+
+    def qa_results(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        q = select(QAResultRow)
+        if ids is not None:
+            q = q.where(QAResultRow.interaction_id.in_(list(ids)))
+        with self.db.session() as s:
+            return [{"interaction_id": r.interaction_id, "queue": r.queue, "script": r.script, "score": r.score,
+                     "outcomes": r.outcomes, "review_reasons": r.review_reasons} for r in s.scalars(q)]
+
+
+def _interaction_row(inter: Interaction, source_kind: str) -> InteractionRow:
+    return InteractionRow(
+        id=inter.id,
+        channel=inter.channel.value,
+        business_date=inter.business_date,
+        content_hash=inter.content_hash,
+        external_id=inter.external_id,
+        source_path=inter.source_path,
+        source_kind=source_kind,
+        started_at=inter.started_at,
+        queue=inter.queue,
+        agent_id=inter.agent_id,
+        customer_id=inter.customer_id,
+        customer_tier=inter.customer_tier,
+        customer_value=inter.customer_value,
+        agent_channel=inter.agent_channel,
+        text=inter.text,
+        attributes=dict(inter.attributes),
+    )
+
 
 def _utterance_row(u: Utterance) -> UtteranceRow:
     return UtteranceRow(
@@ -448,3 +520,4 @@ def _utterance_row(u: Utterance) -> UtteranceRow:
         no_speech_prob=u.no_speech_prob,
         words=[{"start": w.start, "end": w.end, "word": w.word, "probability": w.probability} for w in u.words] or None,
     )
+

@@ -1,0 +1,82 @@
+"""Hashed n-gram logistic-regression scorer: weights in an npz (no pickle), inference in numpy/scipy."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voc.sentiment.base import probability_to_score
+from voc.sentiment.features import FeatureConfig, featurise
+
+log = logging.getLogger(__name__)
+
+SHIPPED_MODEL = Path(__file__).resolve().parent / "data" / "sentiment_hashlr.npz"
+FORMAT = "voc-sentiment-hashlr/1"
+
+
+@dataclass
+class LinearSentimentModel:
+    """A linear model over hashed features; ``score`` returns 2 * P(positive) - 1."""
+
+    config: FeatureConfig
+    weights: np.ndarray  # (n_features,) float32
+    bias: float
+    idf: np.ndarray | None = None  # (n_features,) or None for plain tf
+    meta: dict[str, Any] = field(default_factory=dict)
+    name: str = "hashlr"
+
+    def decision(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros(0, dtype=np.float64)
+        x = featurise(texts, self.config, self.idf)
+        return np.asarray(x @ self.weights, dtype=np.float64) + self.bias
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) per text."""
+        return 1.0 / (1.0 + np.exp(-self.decision(texts)))
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        return probability_to_score(self.predict_proba(list(texts)))
+
+    def save(self, path: Path) -> Path:
+        """Write an npz of float16 weights/idf plus a JSON header; no pickled objects."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = {"format": FORMAT, "config": self.config.to_json(), "bias": float(self.bias), "meta": self.meta}
+        arrays: dict[str, np.ndarray] = {
+            "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+            "weights": self.weights.astype(np.float16),
+        }
+        if self.idf is not None:
+            arrays["idf"] = self.idf.astype(np.float16)
+        np.savez_compressed(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> LinearSentimentModel:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: sentiment model not found; set sentiment.model_path to a file written by "
+                "bench/sentiment/train.py, or leave it empty for the shipped model"
+            )
+        with np.load(path, allow_pickle=False) as npz:
+            try:
+                header = json.loads(bytes(npz["header"]).decode("utf-8"))
+                weights = npz["weights"].astype(np.float32)
+                idf = npz["idf"].astype(np.float32) if "idf" in npz.files else None
+            except KeyError as exc:
+                raise ValueError(f"{path}: not a voc sentiment model (missing {exc}); retrain with bench/sentiment/train.py") from exc
+        if header.get("format") != FORMAT:
+            raise ValueError(f"{path}: format {header.get('format')!r}, expected {FORMAT!r}; retrain with bench/sentiment/train.py")
+        config = FeatureConfig.from_json(header["config"])
+        if weights.shape != (config.n_features,):
+            raise ValueError(f"{path}: weights shape {weights.shape} does not match {config.n_features} features")
+        log.debug("loaded sentiment model %s (%s)", path, header.get("meta", {}).get("trained_on"))
+        return cls(config=config, weights=weights, bias=float(header["bias"]), idf=idf, meta=header.get("meta", {}))

