@@ -164,6 +164,20 @@ class ReviewQueue:
         return self._transition(item_id, reviewer, {CLAIMED}, "released", must_own=True, status=OPEN, assignee=None,
                                 claimed_at=None)
 
+    def annotate(self, item_id: int, reviewer: str, *, score_override: float | None = None,
+                 comment: str | None = None) -> ReviewItem:
+        """Record a score override and/or a comment on one's claimed item, without resolving it yet."""
+        if score_override is not None and not 0 <= score_override <= 100:
+            raise ReviewError("score_override must be between 0 and 100")
+        changes: dict[str, Any] = {}
+        if score_override is not None:
+            changes["score_override"] = score_override
+        if comment is not None:
+            changes["comment"] = comment
+        if not changes:
+            raise ReviewError("give a score override, a comment or both")
+        return self._transition(item_id, reviewer, {CLAIMED}, "annotated", must_own=True, **changes)
+
     def resolve(self, item_id: int, reviewer: str, *, score_override: float | None = None,
                 comment: str | None = None) -> ReviewItem:
         if score_override is not None and not 0 <= score_override <= 100:
