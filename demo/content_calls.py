@@ -89,7 +89,7 @@ AUDIO_CALLS = [
     {
         "call_id": "C006", "ext": "flac", "codec": "flac", "rate": 8000, "band": "telephone", "agent_channel": 1,
         "queue": "retail_after_sales", "agent_id": "A105", "customer_id": "U0317", "start_time": "2026-11-20T10:20:00+08:00",
-        "product": "X3空调", "order_id": "HC202611190772", "region": "杭州", "topic": "install_appointment",
+        "product": "X3空调", "order_id": "HC202611190772", "region": "杭州", "batch": "B2311", "topic": "install_appointment",
         "turns": [
             ("a", "您好，海川电器安装预约，请问有什么可以帮您？", 0.4),
             ("c", "我买了一台空调，想预约安装。", 0.6),
@@ -148,7 +148,7 @@ AUDIO_CALLS = [
         # The customer talks over the agent twice.
         "call_id": "C010", "ext": "ogg", "codec": "libopus", "rate": 16000, "band": "wideband", "agent_channel": 1,
         "queue": "retail_after_sales", "agent_id": "A110", "customer_id": "U0093", "start_time": "2026-11-20T16:25:00+08:00",
-        "product": "X3空调", "order_id": "HC202611160145", "region": "上海", "topic": "delivery_damage",
+        "product": "X3空调", "order_id": "HC202611160145", "region": "上海", "batch": "B2311", "topic": "delivery_damage",
         "turns": [
             ("a", "您好，海川电器售后服务，请问有什么可以帮您？", 0.4),
             ("c", "我收到的空调外机箱子破了，外壳也凹进去了一块。", 0.6),
@@ -169,7 +169,7 @@ AUDIO_CALLS = [
 TRANSCRIPT_CALLS = [
     {
         "call_id": "C011", "queue": "retail_after_sales", "agent_id": "A105", "customer_id": "U0318",
-        "start_time": "2026-11-20T09:48:00+08:00", "product": "X3空调", "order_id": "HC202610300456", "region": "杭州",
+        "start_time": "2026-11-20T09:48:00+08:00", "product": "X3空调", "order_id": "HC202610300456", "region": "杭州", "batch": "B2311",
         "topic": "x3_leak", "qa_notes": "complete script: greeting, identity, problem, empathy, solution, closing",
         "turns": [
             ("a", "您好，海川电器售后服务中心，工号8031，很高兴为您服务，请问有什么可以帮您？"),
@@ -242,7 +242,7 @@ TRANSCRIPT_CALLS = [
     },
     {
         "call_id": "C015", "queue": "retail_after_sales", "agent_id": "A110", "customer_id": "U0590",
-        "start_time": "2026-11-19T17:20:00+08:00", "product": "X3空调", "order_id": "HC202611020233", "region": "上海",
+        "start_time": "2026-11-19T17:20:00+08:00", "product": "X3空调", "order_id": "HC202611020233", "region": "上海", "batch": "B2311",
         "topic": "x3_leak", "qa_notes": "no greeting (the agent opens with a question)",
         "turns": [
             ("a", "什么问题？"),
@@ -258,7 +258,7 @@ TRANSCRIPT_CALLS = [
     },
     {
         "call_id": "C016", "queue": "retail_after_sales", "agent_id": "A102", "customer_id": "U0204",
-        "start_time": "2026-11-20T10:55:00+08:00", "product": "R5电饭煲", "order_id": "HC202609210314", "region": "南京",
+        "start_time": "2026-11-20T10:55:00+08:00", "product": "R5电饭煲", "order_id": "HC202609210314", "region": "南京", "batch": "B2309",
         "topic": "batch_quality", "qa_notes": "complete script; customer gives name, phone and address",
         "turns": [
             ("a", "您好，海川电器售后服务，很高兴为您服务，请问有什么可以帮您？"),

@@ -51,9 +51,17 @@ TZ = "+08:00"
 LAST_DAY = dt.date(2026, 11, 20)
 DAYS = [LAST_DAY - dt.timedelta(days=i) for i in range(29, -1, -1)]  # 30 business days ending 2026-11-20
 CALL_COLUMNS = ["call_id", "file", "queue", "agent_id", "customer_id", "customer_tier", "customer_value",
-                "start_time", "agent_channel", "product", "order_id", "region"]
+                "start_time", "agent_channel", "product", "order_id", "region", "batch"]
 TEXT_COLUMNS = ["id", "channel", "created_at", "customer_id", "customer_tier", "customer_value", "text",
-                "product", "region", "order_id"]
+                "product", "region", "order_id", "batch"]
+BAD_CALL_COLUMNS, BAD_TEXT_COLUMNS = CALL_COLUMNS[:-1], TEXT_COLUMNS[:-1]  # the bad inbox keeps its old layout
+# Earlier, unrelated contacts of silent X3 / B2311 owners: their order metadata is what the outreach list finds.
+OWNER_ENQUIRIES = [
+    "请问X3空调的保修期是多久？", "想问一下X3空调支持以旧换新吗", "X3空调能不能装在阳台上",
+    "发票怎么开？需要提供什么信息", "请问下单后多久发货", "X3空调的说明书在哪里可以下载",
+    "请问可以修改收货地址吗", "空调滤网多久清洗一次比较好？",
+]
+OWNER_CONTACTS = 15  # of the 25 silent owners; the other 10 never contacted us at all
 VIP_CHAIN_CUSTOMER = "U0007"
 
 # TTS settings chosen by measurement (see README: CER table). Agent and customer differ in voice, pitch and speed.
@@ -193,11 +201,36 @@ def _vip_chain(customers: list[dict]) -> list[dict]:
             "order_id": "HC202610280021", "_theme": "faulty_repair"}
     return [
         {**base, "id": "", "channel": "chat", "created_at": f"2026-11-14T20:41:00{TZ}",
-         "text": "你好，我家W7滚筒洗衣机洗到一半不排水了，屏幕显示E21，衣服泡在水里，怎么办？"},
+         "text": "你好，我家W7滚筒洗衣机坏了，洗到一半不排水，屏幕显示E21，衣服泡在水里，想报修。"},
         {**base, "id": "", "channel": "ticket", "created_at": f"2026-11-17T08:55:00{TZ}",
-         "text": "14号在线客服说会安排师傅联系我，到今天都没人联系。W7洗衣机还是不排水、报E21，"
-                 "我是你们的VIP会员，请尽快上门。地址是上海市浦东新区芳华路88弄6号，电话13812345678。"},
+         "text": "14号在线客服说会安排师傅上门维修，到今天都没人联系。W7洗衣机还是不排水、报E21，"
+                 "我是你们的VIP会员，请尽快上门维修。地址是上海市浦东新区芳华路88弄6号，电话13812345678。"},
     ]
+
+
+def add_batch_metadata(texts: list[dict], owners: list[dict], rng: random.Random) -> list[dict]:
+    """Batch numbers on X3 leak complaints (60 % of complainers quote it) and one earlier, unrelated enquiry
+    from each of the first OWNER_CONTACTS silent B2311 owners, carrying their order's product and batch.
+
+    Runs after the main texts with its own random stream, so the other texts keep their content and ids.
+    """
+    for row in texts:
+        row["batch"] = EMERGING["batch"] if row["_theme"] == EMERGING["theme"] and rng.random() < 0.6 else ""
+    start = dt.date.fromisoformat(EMERGING["start"])
+    extra = []
+    for n, cust in enumerate(sorted(owners, key=lambda c: c["customer_id"])[:OWNER_CONTACTS]):
+        day = start - dt.timedelta(days=rng.randint(6, 27))
+        minute = rng.randint(8 * 60, 22 * 60)
+        extra.append({
+            "id": f"T{len(texts) + n + 1:05d}", "channel": rng.choice(["chat", "ticket"]),
+            "created_at": f"{day.isoformat()}T{minute // 60:02d}:{minute % 60:02d}:{rng.randint(0, 59):02d}{TZ}",
+            "customer_id": cust["customer_id"], "customer_tier": cust["customer_tier"],
+            "customer_value": cust["customer_value"], "text": rng.choice(OWNER_ENQUIRIES),
+            "product": EMERGING["product"], "region": cust["region"],
+            "order_id": f"HC{day:%Y%m%d}{rng.randint(0, 9999):04d}", "batch": EMERGING["batch"],
+            "_theme": "neutral_enquiry",
+        })
+    return sorted(texts + extra, key=lambda r: r["created_at"])
 
 
 # ---------------------------------------------------------------- calls: transcripts and audio
@@ -317,7 +350,7 @@ def _call_row(call: dict, rel: str, agent_channel: str) -> dict:
     return {"call_id": call["call_id"], "file": rel, "queue": call["queue"], "agent_id": call["agent_id"],
             "customer_id": call["customer_id"], "customer_tier": "", "customer_value": "",
             "start_time": call["start_time"], "agent_channel": agent_channel, "product": call["product"],
-            "order_id": call["order_id"], "region": call["region"]}
+            "order_id": call["order_id"], "region": call["region"], "batch": call.get("batch", "")}
 
 
 # ---------------------------------------------------------------- bad inbox
@@ -373,13 +406,13 @@ def write_bad_inbox(bad: Path) -> None:
     ]
     with open(bad / "calls.csv", "w", encoding="gbk", newline="") as f:  # GBK, not UTF-8
         writer = csv.writer(f)
-        writer.writerow(CALL_COLUMNS)
+        writer.writerow(BAD_CALL_COLUMNS)
         writer.writerows(rows)
     text = bad / "text"
     text.mkdir(exist_ok=True)
     with open(text / "bom_tickets.csv", "w", encoding="utf-8-sig", newline="") as f:  # UTF-8 with a BOM
         writer = csv.writer(f)
-        writer.writerow(TEXT_COLUMNS)
+        writer.writerow(BAD_TEXT_COLUMNS)
         writer.writerow(["BT001", "ticket", "2026-11-20T10:00:00+08:00", "U0012", "normal", "500",
                          "洗衣机不排水，师傅还没来", "W7滚筒洗衣机", "杭州", ""])
         writer.writerow(["BT002", "chat", "20/11/2026 25:61", "U0013", "normal", "",
@@ -433,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     # Customers with an X3 of batch B2311 in the affected regions who have not contacted anyone (yet).
     silent = [c for c in customers if c["region"] in EMERGING["regions"] and not c["contacted_about_batch"]
               and c["customer_id"] not in {r["customer_id"] for r in texts}]
-    for c in random.Random(SEED + 1).sample(silent, min(25, len(silent))):
+    owners = random.Random(SEED + 1).sample(silent, min(25, len(silent)))
+    for c in owners:
         c.update(product=EMERGING["product"], batch=EMERGING["batch"], contacted_about_batch="no")
+    texts = add_batch_metadata(texts, owners, random.Random(SEED + 2))
 
     review_rows = [r for r in texts if r["channel"] == "review"][::4]  # a quarter of reviews arrive as CSV
     csv_ids = {r["id"] for r in review_rows}

@@ -15,9 +15,9 @@ import pytest
 DEMO = Path(__file__).resolve().parents[1] / "demo"
 INBOX = DEMO / "inbox"
 CALL_COLUMNS = ["call_id", "file", "queue", "agent_id", "customer_id", "customer_tier", "customer_value",
-                "start_time", "agent_channel", "product", "order_id", "region"]
+                "start_time", "agent_channel", "product", "order_id", "region", "batch"]
 TEXT_KEYS = {"id", "channel", "created_at", "customer_id", "customer_tier", "customer_value", "text", "product",
-             "region", "order_id"}
+             "region", "order_id", "batch"}
 AUDIO_EXT = {".wav", ".flac", ".mp3", ".ogg"}
 LAST_DAY = dt.date(2026, 11, 20)
 EMERGING_START = dt.date(2026, 11, 18)
@@ -132,9 +132,18 @@ def test_customer_tiers_and_vip_repeat_contact_chain():
     contacts = sorted([dt.datetime.fromisoformat(t["created_at"]) for t in texts if t["customer_id"] == vip[0]["customer_id"]]
                       + [dt.datetime.fromisoformat(vip[0]["start_time"])])
     assert len(contacts) == 3 and contacts[-1] - contacts[0] <= dt.timedelta(days=7)
-    silent = [c for c in customers if c["batch"] and c["contacted_about_batch"] == "no"]
-    contacted = {t["customer_id"] for t in texts} | {c["customer_id"] for c in _calls()}
-    assert silent and not {c["customer_id"] for c in silent} & contacted
+    # Silent B2311 owners never complained (no X3-leak text, no call); some made an earlier, unrelated enquiry
+    # that carries their order's product and batch: the customers the outreach list must find.
+    silent = {c["customer_id"] for c in customers if c["batch"] and c["contacted_about_batch"] == "no"}
+    themes = _themes()
+    complained = {t["customer_id"] for t in texts if themes[t["id"]] == "x3_leak"} | {c["customer_id"] for c in _calls()}
+    assert silent and not silent & complained
+    enquiries = [t for t in texts if t["customer_id"] in silent]
+    assert enquiries and all(t["batch"] == "B2311" and t["product"] == "X3空调" for t in enquiries)
+    assert all(t["created_at"] < "2026-11-18" and themes[t["id"]] == "neutral_enquiry" for t in enquiries)
+    assert {t["customer_id"] for t in enquiries} < silent  # and some never contacted us at all
+    leak = [t for t in texts if themes[t["id"]] == "x3_leak"]
+    assert 0.3 < sum(t["batch"] == "B2311" for t in leak) / len(leak) < 0.9
 
 
 def test_audio_decodes_to_stereo_at_declared_rate():

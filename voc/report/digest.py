@@ -36,6 +36,7 @@ class DigestData:
     qa: Mapping[str, float] = field(default_factory=dict)  # e.g. scored, mean_score, below_threshold, in_review
     top_n: int = 10  # findings listed in the overview
     examples_per_finding: int = 3
+    customers: Mapping[str, Any] | None = None  # voc.customers.CustomerReport.to_digest(); section shown when set
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ def _context(data: DigestData, items: Mapping[str, list[DigestItem]]) -> dict[st
         "sentiment": dict(data.sentiment),
         "qa": dict(data.qa),
         "n_examples": data.examples_per_finding,
+        "customers": dict(data.customers) if data.customers else None,
         "totals": {
             d: {"findings": len(its), "count": sum(i.finding.count for i in its),
                 "customers": sum(i.finding.customers for i in its),

@@ -1,0 +1,157 @@
+"""Customer timelines, repeat contacts, repeat chains, FCR and repeat-contact rates (pure functions).
+
+A contact is a *repeat* when the same known customer had an earlier contact at most ``window_days``
+business days before it (inclusive: 7 days later is a repeat with the default window, 8 days is not;
+the same day counts) about the same topic or the same service type (praise never makes a repeat; service
+types 'praise' and 'other' do not count as "the same issue"). Contacts without a customer id
+belong to nobody: they are never merged, never repeats, and are left out of FCR.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from voc.customers.model import Contact, RepeatChain, RepeatLink, RepeatStats
+
+# Service types that do not describe a problem: two of them in a week are not "the same issue again".
+NON_ISSUE_SERVICE_TYPES = frozenset({"praise", "other"})
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def contact_order(c: Contact) -> tuple:
+    started = c.started_at
+    if started is not None and started.tzinfo is None:
+        started = started.replace(tzinfo=dt.UTC)
+    return (c.business_date, started or _EPOCH, c.interaction_id)
+
+
+def timelines(contacts: Iterable[Contact]) -> dict[str, list[Contact]]:
+    """Contacts per known customer id, oldest first. Unknown customers get no timeline."""
+    out: dict[str, list[Contact]] = defaultdict(list)
+    for c in contacts:
+        if c.customer_id:
+            out[c.customer_id].append(c)
+    return {k: sorted(v, key=contact_order) for k, v in sorted(out.items())}
+
+
+def _same(a: Contact, b: Contact, match: Sequence[str]) -> str | None:
+    if a.service_type == "praise" or b.service_type == "praise":  # thanks twice is not a problem twice
+        return None
+    if "topic" in match and a.topic_id and a.topic_id == b.topic_id:
+        return "topic"
+    if ("service_type" in match and a.service_type and a.service_type == b.service_type
+            and a.service_type not in NON_ISSUE_SERVICE_TYPES):
+        return "service_type"
+    return None
+
+
+def find_repeats(
+    contacts: Iterable[Contact], window_days: int = 7, match: Sequence[str] = ("topic", "service_type")
+) -> dict[str, RepeatLink]:
+    """Repeat links keyed by the repeat's interaction id; each points at the most recent earlier
+    contact of the same customer, within the window, about the same topic or service type."""
+    links: dict[str, RepeatLink] = {}
+    for timeline in timelines(contacts).values():
+        for j, later in enumerate(timeline):
+            for earlier in reversed(timeline[:j]):
+                days = (later.business_date - earlier.business_date).days
+                if days > window_days:
+                    break
+                how = _same(later, earlier, match)
+                if how:
+                    links[later.interaction_id] = RepeatLink(later.interaction_id, earlier.interaction_id, days, how)
+                    break
+    return links
+
+
+def repeat_chains(contacts: Iterable[Contact], links: dict[str, RepeatLink]) -> list[RepeatChain]:
+    """Chains of two or more contacts joined by repeat links, per customer, oldest chain first."""
+    by_id = {c.interaction_id: c for c in contacts}
+    root: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while root.get(x, x) != x:
+            x = root[x]
+        return x
+
+    for link in links.values():
+        if link.contact in by_id and link.previous in by_id:
+            root[find(link.contact)] = find(link.previous)
+    groups: dict[str, list[Contact]] = defaultdict(list)
+    for cid in {*(lk.contact for lk in links.values()), *(lk.previous for lk in links.values())}:
+        if cid in by_id:
+            groups[find(cid)].append(by_id[cid])
+    chains = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=contact_order)
+        chains.append(RepeatChain(
+            customer_id=members[0].customer_id or "",
+            contacts=tuple(m.interaction_id for m in members),
+            first=members[0].business_date,
+            last=members[-1].business_date,
+            about=_chain_about(members),
+        ))
+    return sorted(chains, key=lambda ch: (ch.first, ch.customer_id, ch.contacts))
+
+
+def _chain_about(members: Sequence[Contact]) -> str:
+    topics = [m for m in members if m.topic_id]
+    if topics:
+        counts: dict[str, int] = defaultdict(int)
+        for m in topics:
+            counts[m.topic_id] += 1
+        best = min(counts, key=lambda t: (-counts[t], t))
+        return next(m.about for m in topics if m.topic_id == best)
+    kinds = [m.service_type for m in members if m.service_type]
+    return max(set(kinds), key=kinds.count) if kinds else "unclassified"
+
+
+def queue_key(c: Contact) -> str:
+    """Calls group by queue; text contacts without a queue group by their channel."""
+    return c.queue or c.channel
+
+
+GROUPINGS: dict[str, Callable[[Contact], str | None]] = {
+    "queue": queue_key,
+    "agent": lambda c: c.agent_id,
+    "department": lambda c: c.department,
+    "topic": lambda c: c.about if c.topic_id else None,
+}
+
+
+def repeat_stats(
+    contacts: Sequence[Contact],
+    links: dict[str, RepeatLink],
+    key: Callable[[Contact], str | None] = lambda c: "all",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[RepeatStats]:
+    """FCR and repeat-contact rate per group of ``key`` over known-customer contacts in [since, until].
+
+    A repeat counts in the group of the repeat contact; FCR counts a first contact in the group that
+    handled it, as unresolved when any repeat followed it. Groups sorted by contacts, most first.
+    """
+    followed = {lk.previous for lk in links.values()}
+    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for c in contacts:
+        if not c.customer_id:
+            continue
+        if (since and c.business_date < since) or (until and c.business_date > until):
+            continue
+        group = key(c)
+        if group is None:
+            continue
+        a = acc[group]
+        a[0] += 1
+        if c.interaction_id in links:
+            a[1] += 1
+        else:
+            a[2] += 1
+            if c.interaction_id not in followed:
+                a[3] += 1
+    rows = [RepeatStats(k, *v) for k, v in acc.items()]
+    return sorted(rows, key=lambda r: (-r.contacts, r.key))
