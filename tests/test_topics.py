@@ -319,3 +319,17 @@ def test_emerging_flags_spikes_and_new_topics_not_noise() -> None:
     assert spike.count == 40 and 7 < spike.baseline < 13 and spike.growth > 3 and spike.z > 5
     assert spike.p_value < 1e-6 and spike.label == "快递/太慢" and spike.examples == ("快递太慢了",)
     assert flagged[0].topic_id == "T0001"  # strongest first
+
+
+def test_emerging_stays_quiet_on_the_first_day_with_data() -> None:
+    today = dt.date(2026, 11, 30)
+    assert detect_emerging({"T0001": {today: 50}, "T0002": {today: 9}}, today, TopicSettings()) == []
+
+
+def test_emerging_cold_start_covers_the_second_day_but_not_the_third() -> None:
+    first = dt.date(2026, 11, 28)
+    counts = {"T0001": {first: 30, first + dt.timedelta(days=1): 30}}
+    assert detect_emerging(counts, first + dt.timedelta(days=1), TopicSettings()) == []
+    counts["T0002"] = {first + dt.timedelta(days=2): 9}  # appears on day 3: news
+    flagged = detect_emerging(counts, first + dt.timedelta(days=2), TopicSettings())
+    assert [(e.topic_id, e.kind) for e in flagged] == [("T0002", "new")]

@@ -24,6 +24,10 @@ config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 models_app = typer.Typer(help="Speech models: assemble the default, list what is installed.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(help="Web app users: add, list, API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+customers_app = typer.Typer(help="Customer view: timelines, repeat contacts, churn risk.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
 
 err = Console(stderr=True)
 out = Console()
@@ -297,6 +301,9 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         "failures": store.item_errors(),
         "quarantine": store.quarantine(),
     }
+    from voc.sentiment.overview import sentiment_overview
+
+    info["sentiment"] = sentiment_overview(store, s.sentiment.negative_threshold)
     if json_out:
         emit_json(info)
         return
@@ -315,6 +322,23 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         out.print(f"  [red]failed[/red] {f['stage']} {f['external_id'] or f['id']}: {f['reason']}")
     for q in info["quarantine"]:
         out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
+    _print_sentiment(info["sentiment"])
+
+
+def _print_sentiment(sent: dict[str, Any]) -> None:
+    calls, texts = sent["calls"], sent["texts"]
+    if not calls["scored"] and not texts["scored"]:
+        return
+    t = Table("sentiment", "scored", "improved", "worsened", "flat", "negative", "escalations")
+    t.add_row("calls", str(calls["scored"]), str(calls["improved"]), str(calls["worsened"]), str(calls["flat"]),
+              "", str(calls["escalations"]))
+    t.add_row("texts", str(texts["scored"]), "", "", "", str(texts["negative"]), str(texts["escalations"]))
+    out.print(t)
+    for c in sent["escalated_calls"]:
+        from rich.markup import escape
+
+        out.print(f"  [red]escalation[/red] call {escape(str(c['external_id'] or c['id']))} "
+                  f"({c['score']:+.2f}, {c['trajectory']}): {escape('; '.join(c['reasons']))}")
 
 
 @app.command()
@@ -367,6 +391,73 @@ def segment(
         sys.stdout.write(" / ".join(tokens) + "\n")
 
 
+SHORT_LABELS = {"positive": "pos", "negative": "neg", "neutral": "neu"}
+
+
+def _read_lines(file: Path) -> list[str]:
+    """One text per line of ``file`` ('-' = stdin), aligned with the file: empty lines are kept."""
+    if str(file) == "-":
+        text = sys.stdin.read()
+    else:
+        from voc.ingest.inbox import decode_table_bytes
+
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise fail(f"{file}: no such file") from None
+        except OSError as exc:
+            raise fail(f"{file}: cannot read ({exc.strerror or exc})") from None
+        try:
+            text = decode_table_bytes(data, str(file))[0]
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        if "\x00" in text:
+            raise fail(f"{file}: binary data (NUL bytes), expected one text per line in UTF-8 or GBK")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line, it does not start a new one
+    return lines
+
+
+@app.command()
+def sentiment(
+    text: Annotated[str | None, typer.Argument(help="text to score")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON array aligned with the input lines")] = False,
+) -> None:
+    """Customer sentiment of a text, or of each line of a file, with the configured scorer.
+
+    Score in [-1, 1] (negative .. positive); label neg / neu / pos by sentiment.negative_threshold and
+    positive_threshold. With --json: one array, one {"label", "score"} per input line (empty lines: neu, 0).
+    """
+    from voc.sentiment import escalation_words_in, get_scorer, label_for
+
+    s = settings()
+    if (text is None) == (file is None):
+        raise fail("give TEXT or --file F (not both)")
+    lines = [text] if text is not None else _read_lines(file)
+    try:
+        scorer = get_scorer(s.sentiment)
+    except (OSError, ValueError, ImportError) as exc:
+        raise fail(f"sentiment scorer: {exc}") from None
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    scores = [0.0] * len(lines)
+    for i, value in zip(todo, scorer.score([lines[i] for i in todo]) if todo else [], strict=True):
+        scores[i] = round(max(-1.0, min(1.0, float(value))), 4)
+    labels = [SHORT_LABELS[label_for(v, s.sentiment.negative_threshold, s.sentiment.positive_threshold)] for v in scores]
+    if json_out:
+        emit_json([{"label": lab, "score": v} for lab, v in zip(labels, scores, strict=True)])
+        return
+    if text is not None:
+        words = escalation_words_in(text)
+        sys.stdout.write(f"{labels[0]} {scores[0]:+.3f} ({scorer.name})\n")
+        if words:
+            sys.stdout.write(f"escalation words: {', '.join(words)}\n")
+        return
+    for lab, v, line in zip(labels, scores, lines, strict=True):
+        sys.stdout.write(f"{lab}\t{v:+.3f}\t{line}\n")
+
+
 @app.command()
 def route(
     text: Annotated[str | None, typer.Argument(help="a complaint or finding text")] = None,
@@ -405,6 +496,216 @@ def route(
         out.print(f"{d.department}\t{d.service_type}\t{d.confidence:.2f}\t{d.reason}\t{line[:40]}")
 
 
+@app.command()
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="recordings (wav, mp3, m4a, ogg/opus, amr ...)")],
+    agent_channel: Annotated[int | None, typer.Option("--agent-channel", help="channel of the agent on stereo files (default: asr.default_agent_channel)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON transcript per file, one per line")] = False,
+) -> None:
+    """Transcribe recordings ad hoc (nothing is stored); text is normalised and PII-redacted as in the pipeline.
+
+    --json prints one object per file and line (JSON Lines), the shape of `voc.transcribe.transcript_to_json`.
+    A file that cannot be decoded is reported on stderr and the others go on (exit code 3).
+    """
+    from dataclasses import replace as dc_replace
+
+    from voc.pipeline import _redact_utterances
+    from voc.transcribe import AudioError, ModelError, get_engine, transcript_to_json
+
+    s = settings()
+    try:
+        engine = get_engine(s.asr, s.models_dir)
+    except (ModelError, FileNotFoundError, ValueError) as exc:
+        raise fail(f"speech model: {exc}") from None
+    failed = 0
+    for path in files:
+        if not path.is_file():
+            err.print(f"[red]error:[/red] {path}: no such file")
+            failed += 1
+            continue
+        try:
+            t = engine.transcribe_call(path, path.stem, agent_channel)
+        except AudioError as exc:
+            err.print(f"[red]error:[/red] {path}: {exc}")
+            failed += 1
+            continue
+        utterances, pii = _redact_utterances(t.utterances, s)
+        t = dc_replace(t, utterances=tuple(utterances))
+        if json_out:
+            emit_json({**transcript_to_json(t), "source": str(path), "pii_redacted": pii})
+            continue
+        m = t.metrics
+        out.print(f"[bold]{path}[/bold]  {m.duration_s:.1f} s, agent talk {m.agent_talk_s:.1f} s, customer talk "
+                  f"{m.customer_talk_s:.1f} s, silence {m.silence_s:.1f} s, overtalk {m.overtalk_s:.1f} s")
+        for u in t.utterances:
+            out.print(f"  {u.start:7.2f}-{u.end:7.2f}  {u.role.value:<8} {u.text}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(3 if failed < len(files) else 2)
+
+
+findings_app = typer.Typer(help="Findings of the nightly runs and their routes to departments.", no_args_is_help=True)
+app.add_typer(findings_app, name="findings")
+
+
+@findings_app.command("list")
+def findings_list(
+    date: Annotated[str | None, typer.Option("--date", "-d", help="business date (default: the latest with findings)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
+) -> None:
+    """A date's findings (emerging topics, topic trends, QA patterns) with department, confidence and reason.
+
+    --json: an array of {"id", "kind", "run_date", "title", "summary", "topic_id", "count", "customers",
+    "value_weight", "department", "confidence", "reason", "confirmed", "examples", "interaction_ids", "details"}.
+    """
+    store = open_store()
+    if date:
+        day = parse_date(date, "--date")
+    else:
+        recent = store.findings(since=dt.date.today() - dt.timedelta(days=3650))
+        day = max((f.run_date for f in recent), default=None)
+    found = store.findings(run_date=day) if day else []
+    routes = {r.finding_id: r for r in store.routes([f.id for f in found])}
+    rows = []
+    for f in sorted(found, key=lambda f: (-f.value_weight, -f.count, f.id)):
+        r = routes.get(f.id)
+        rows.append({"id": f.id, "kind": f.kind, "run_date": f.run_date.isoformat(), "title": f.title,
+                     "summary": f.summary, "topic_id": f.topic_id, "count": f.count, "customers": f.customers,
+                     "value_weight": f.value_weight, "department": r.department if r else None,
+                     "confidence": r.confidence if r else None, "reason": r.reason if r else None,
+                     "confirmed": bool(r and r.reason.endswith("(confirmed)")) or bool(r and r.confidence == 1.0),
+                     "examples": list(f.examples), "interaction_ids": list(f.interaction_ids), "details": f.details})
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("no findings" + (f" for {day}" if day else " yet"))
+        return
+    t = Table("id", "kind", "title", "count", "customers", "value", "department", "conf.", title=f"findings {day}")
+    for r in rows:
+        t.add_row(r["id"], r["kind"], r["title"], str(r["count"]), str(r["customers"]), f"{r['value_weight']:.1f}",
+                  str(r["department"]), f"{r['confidence']:.2f}" if r["confidence"] is not None else "")
+    out.print(t)
+
+
+@findings_app.command("confirm")
+def findings_confirm(
+    finding_id: Annotated[str, typer.Argument(help="finding id, e.g. emerging:2026-11-20:T0007")],
+    department: Annotated[str, typer.Argument(help="department id that owns it")],
+    by: Annotated[str | None, typer.Option("--by", help="who confirms (recorded)")] = None,
+) -> None:
+    """Confirm or correct a finding's department; its topic is routed there on later nights (route memory)."""
+    from voc.routing import DepartmentConfigError, load_departments
+
+    s = settings()
+    try:
+        ids = {d.id for d in load_departments(s.routing.departments_file)}
+    except DepartmentConfigError as exc:
+        raise fail(str(exc)) from None
+    if department not in ids:
+        raise fail(f"unknown department {department!r}; expected one of: {', '.join(sorted(ids))}")
+    try:
+        r = open_store(s).confirm_route(finding_id, department, by)
+    except KeyError as exc:
+        raise fail(str(exc).strip("'")) from None
+    out.print(f"{finding_id} -> {r.department} ({r.reason})")
+
+
+def _until(value: str | None) -> dt.date | None:
+    return parse_date(value, "--date") if value else None
+
+
+@customers_app.command("show")
+def customers_show(
+    customer_id: Annotated[str, typer.Argument(help="customer id from calls.csv / the text channels")],
+    date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One customer's contacts across channels: dates, topics, sentiment, QA, repeat chain and risk."""
+    from voc.customers import customer_timeline
+
+    s = settings()
+    try:
+        view = customer_timeline(open_store(s), s, customer_id, _until(date))
+    except ValueError as exc:  # a broken departments file names itself
+        raise fail(str(exc)) from None
+    if view is None:
+        raise fail(f"customer '{customer_id}': no contacts found (blank ids are unknown customers)", 1)
+    if json_out:
+        emit_json(view)
+        return
+    out.print(f"{view['customer_id']} tier={view['tier'] or '-'} value={view['value'] or '-'} weight={view['weight']}",
+              markup=False, soft_wrap=True)
+    names = {c["interaction_id"]: c["external_id"] or c["interaction_id"] for c in view["contacts"]}
+    for c in view["contacts"]:
+        parts = [c["date"], f"{c['channel']:<6}", names[c["interaction_id"]],
+                 " ".join(x for x in (c["topic_id"], c["topic_label"]) if x) or "-", c["service_type"] or "-"]
+        if c["sentiment"] is not None:
+            parts.append(f"sentiment {c['sentiment']:+.2f}" + (" worsening" if c["trajectory"] == "worsening" else "")
+                         + (" ESCALATION" if c["escalation"] else ""))
+        if c["qa_score"] is not None:
+            parts.append(f"QA {c['qa_score']:.0f}" + (f" ({c['qa_review']})" if c["qa_review"] else ""))
+        if c["repeat_of"]:
+            parts.append(f"repeat of {names.get(c['repeat_of'], c['repeat_of'])} (+{c['repeat_days']}d, same {c['repeat_match']})")
+        out.print("  ".join(parts), markup=False, soft_wrap=True)
+    for ch in view["chains"]:
+        out.print(f"repeat chain: {ch['reason']} ({' → '.join(names.get(x, x) for x in ch['contacts'])})",
+                  markup=False, soft_wrap=True)
+    if view["risk"]:
+        out.print(f"churn risk {view['risk']['score']}: " + "; ".join(view["risk"]["reasons"]), markup=False, soft_wrap=True)
+
+
+@customers_app.command("at-risk")
+def customers_at_risk(
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="default: customers.top_n")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Customers ranked by churn risk (signals x customer value), with the reasons."""
+    from voc.customers import at_risk_customers
+
+    s = settings()
+    try:
+        risks = at_risk_customers(open_store(s), s, _until(date), limit or s.customers.top_n)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if json_out:
+        emit_json([r.to_dict(i) for i, r in enumerate(risks, start=1)])
+        return
+    if not risks:
+        out.print("no customer shows a risk signal")
+    for i, r in enumerate(risks, start=1):
+        out.print(f"{i:>3}. {r.customer_id} ({r.tier or '-'}) score {r.score}: " + "; ".join(r.reasons),
+                  markup=False, soft_wrap=True)
+
+
+@app.command()
+def outreach(
+    topic_id: Annotated[str, typer.Argument(help="topic id, e.g. T0007 (see the emerging topics in the digest)")],
+    date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Customers to contact first about a topic: complainers and silent customers sharing batch/product."""
+    from voc.customers import topic_outreach
+
+    s = settings()
+    try:
+        result = topic_outreach(open_store(s), s, topic_id, _until(date))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if result is None:
+        raise fail(f"topic '{topic_id}': no such topic or finding", 1)
+    if json_out:
+        emit_json(result.to_dict())
+        return
+    matched = ", ".join(f"{k}={'/'.join(v)}" for k, v in result.matched_on.items()) or "none"
+    out.print(f"{result.topic_id} {result.topic_label} → {result.department}: {len(result.entries)} customers "
+              f"({result.complainers} complained, {result.exposed} exposed; matched on {matched})",
+              markup=False, soft_wrap=True)
+    for i, e in enumerate(result.entries, start=1):
+        out.print(f"{i:>3}. {e.customer_id} ({e.tier or '-'}) {e.status}{'' if e.match == e.status else ' ' + e.match} "
+                  f"{' '.join(x for x in (e.product, e.batch, e.region) if x)}: {e.reason}", markup=False, soft_wrap=True)
+
+
 @models_app.command("fetch")
 def models_fetch(
     models_dir: Annotated[Path | None, typer.Option("--models-dir", help="default: settings.models_dir")] = None,
@@ -437,6 +738,81 @@ def models_list(
         out.print("no models installed; run: voc models fetch")
     for r in rows:
         out.print(" ".join(f"{k}={v}" for k, v in r.items()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="default: settings web.host (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="default: settings web.port (8765)")] = None,
+) -> None:
+    """Run the QA reviewer and topic web app (needs the optional 'web' extra; see docs/web.md)."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise fail("the web app needs its extra: pip install -e '.[web]'") from None
+    from voc.web.server import serve as run_server
+    from voc.web.users import Users
+
+    s = settings()
+    store = open_store(s)
+    if not Users(store.db).list():
+        err.print("[yellow]no users yet:[/yellow] add one with `voc users add NAME --role supervisor`")
+    store.close()
+    out.print(f"voc web app on http://{host or s.web.host}:{port or s.web.port}  (Ctrl-C stops)")
+    run_server(s, host, port)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option("--role", "-r", help="reviewer, supervisor or department_owner")],
+    department: Annotated[str | None, typer.Option("--department", help="department_owner: the department whose digests they see")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")] = False,
+) -> None:
+    """Add a web app user (the password is asked for, or read with --password-stdin; only its scrypt hash is stored)."""
+    from voc.web.users import UserError, Users
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = Users(open_store().db).add(name, role, password, department)
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"added {user.name} ({user.role})")
+
+
+@users_app.command("list")
+def users_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Users, roles and whether they hold an API token."""
+    from voc.web.users import Users
+
+    rows = [{"name": u.name, "role": u.role, "department": u.department, "active": u.active, "api_token": u.has_token,
+             "created_at": u.created_at.isoformat() if u.created_at else None,
+             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
+            for u in Users(open_store().db).list()]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("name", "role", "department", "active", "api token", "last login")
+    for r in rows:
+        table.add_row(r["name"], r["role"], r["department"] or "", "yes" if r["active"] else "no",
+                      "yes" if r["api_token"] else "no", r["last_login_at"] or "")
+    out.print(table)
+
+
+@users_app.command("token")
+def users_token(name: Annotated[str, typer.Argument(help="login name")]) -> None:
+    """Issue a new API token for NAME (replaces the old one; printed once, only its hash is stored)."""
+    from voc.web.users import UserError, Users
+
+    try:
+        token = Users(open_store().db).issue_token(name)
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    sys.stdout.write(token + "\n")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CONFIG_FILES = ("voc.yaml", "voc.yml")
 ENV_PREFIX = "VOC_"
@@ -65,8 +65,10 @@ class TextSettings(_Section):
 
 
 class SentimentSettings(_Section):
-    backend: Literal["auto", "model", "lexicon", "snownlp", "sentence-transformers"] = "auto"
-    model_path: Path | None = Field(None, description="trained scorer artifact; default: the one shipped in voc/sentiment")
+    backend: Literal["auto", "model", "e5-stack", "lexicon", "snownlp", "sentence-transformers"] = Field(
+        "auto", description="auto/model: shipped hashed n-gram model; e5-stack: that model stacked with an e5 head "
+                            "(more accurate, ~10x slower, see bench/sentiment); lexicon; snownlp; sentence-transformers")
+    model_path: Path | None = Field(None, description="trained scorer artifact (e5-stack: the head npz); default: the one shipped in voc/sentiment")
     st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
     negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")
     positive_threshold: float = Field(0.35, description="utterance score above this counts as positive")
@@ -78,12 +80,22 @@ class TopicSettings(_Section):
     st_model: str | None = Field(None, description="sentence-transformers model name or local path (production: a Chinese model)")
     reduce_dim: int = Field(10, ge=0, description="PCA/UMAP target dimensions before HDBSCAN; 0 = none")
     min_cluster_size: int = Field(8, ge=2)
-    min_samples: int | None = None
-    assign_threshold: float = Field(0.80, description="cosine similarity to a topic centroid to join it")
+    min_samples: int | None = Field(2, description="HDBSCAN min_samples (None = min_cluster_size)")
+    assign_threshold: float = Field(0.94, description="raw cosine to a topic centroid to join it, used while the registry's centred space is not calibrated yet or with centre off (e5 raw similarities are compressed near 1)")
+    merge_threshold: float | None = Field(None, description="merge two topics whose centroids are this similar; None = derived from the join threshold (raw: +0.05; centred: halfway to 1)")
+    centre: bool = Field(True, description="take cosines after subtracting the registry's running mean vector (removes the embedder's common direction; see bench/topics)")
+    assign_percentile: float = Field(10.0, ge=0, le=100, description="centred space: the join threshold is this percentile of the first clusters' member-to-centroid similarity (calibrated once, stored in the registry)")
+    topic_percentile: float | None = Field(None, ge=0, le=100, description="centred space: each new topic also keeps this percentile of its founding members' similarity as its own, higher, bar; None = off")
+    remove_components: int = Field(0, ge=0, description="centred space: also project out this many top principal components ('all-but-the-top'), frozen at calibration")
     window_days: int = Field(30, ge=1, description="history used as the emerging-topic baseline")
     emerging_min_count: int = Field(5, ge=1)
     emerging_z: float = Field(3.0, description="Poisson z-score over the baseline that flags a topic as emerging")
     examples: int = Field(3, ge=1)
+    pool_days: int = Field(0, ge=0, description="recluster the unassigned complaints of this many earlier days with the night's (off by default: on the demo it grew the generic topic and moved counts into the past, see bench/topics)")
+    min_chars: int = Field(4, ge=0, description="complaint texts shorter than this are not clustered")
+    review_max_score: float = Field(0.0, description="reviews count as complaints only below this sentiment score")
+    trend_min_count: int = Field(3, ge=1, description="a known topic with this many complaints today becomes a trend finding")
+    trend_top_n: int = Field(10, ge=0, description="at most this many trend findings a day (besides emerging ones)")
 
 
 class QASettings(_Section):
@@ -100,6 +112,35 @@ class RoutingSettings(_Section):
     min_confidence: float = 0.35
     fallback_department: str = "customer_service"
     tier_weights: dict[str, float] = Field(default_factory=lambda: {"vip": 5.0, "gold": 2.0, "normal": 1.0})
+    value_scale: float = Field(1000.0, gt=0, description="CLV that multiplies a customer's tier weight by 1.69 (log scale)")
+    qa_pattern_min_calls: int = Field(2, ge=1, description="a QA rule failed by this many of a day's calls becomes a finding (forbidden phrases: 1)")
+
+
+class CustomerRiskWeights(_Section):
+    """Points per signal in the churn-risk score (before the customer-value weight multiplies them)."""
+
+    repeat: float = Field(2.0, ge=0, description="per repeat contact (same topic or service type within the window)")
+    negative: float = Field(1.0, ge=0, description="per contact with a sentiment score at or below sentiment.negative_threshold")
+    worsening: float = Field(1.5, ge=0, description="per call whose sentiment worsened, and once if it fell across contacts")
+    escalation: float = Field(2.0, ge=0, description="per contact flagged as escalating")
+    unresolved_qa: float = Field(1.5, ge=0, description="per contact whose QA review is still open, claimed or appealed")
+
+
+class CustomerSettings(_Section):
+    repeat_window_days: int = Field(7, ge=0, description="a contact is a repeat when the same customer comes back within this many days (inclusive: day 7 is a repeat, day 8 is not)")
+    repeat_match: list[Literal["topic", "service_type"]] = Field(
+        default_factory=lambda: ["topic", "service_type"], description="what makes two contacts 'about the same thing' (any of these)")
+    lookback_days: int = Field(30, ge=1, description="contacts up to this many days before the run date feed FCR, repeat and churn-risk figures")
+    risk_weights: CustomerRiskWeights = Field(default_factory=CustomerRiskWeights)
+    worsening_drop: float = Field(0.3, ge=0, description="sentiment falling by at least this much from first to last contact counts as worsening")
+    top_n: int = Field(20, ge=1, description="at-risk customers listed in the report")
+    outreach_match_keys: list[str] = Field(
+        default_factory=lambda: ["batch", "product"],
+        description="interaction attributes that make a silent customer share a complainer's exposure, strongest first; 'a+b' needs both")
+    outreach_min_complainers: int = Field(2, ge=1, description="a batch/product value must appear among this many complainers before it is used to find others")
+    outreach_min_share: float = Field(0.2, ge=0, le=1, description="... and among at least this share of the topic's complaining customers")
+    outreach_metadata_days: int = Field(365, ge=1, description="how far back customers' product/batch/region metadata is searched")
+    outreach_limit: int = Field(500, ge=1, description="most customers per outreach list")
 
 
 class Webhook(_Section):
@@ -116,6 +157,19 @@ class ReportSettings(_Section):
     webhook_timeout_s: float = 10.0
     webhook_retries: int = 3
     webhook_rate_per_minute: int = 20
+    webhook_max_age_days: int = Field(3, ge=0, description="digests of older business dates are written but not sent, so a backfill does not flood chat groups")
+    top_n: int = Field(10, ge=1, description="findings listed in the management overview")
+
+
+class WebSettings(_Section):
+    host: str = Field("127.0.0.1", description="address `voc serve` listens on")
+    port: int = Field(8765, ge=1, le=65535)
+    secret_key: SecretStr | None = Field(None, description="signs session cookies; unset = a random key per start (everyone is logged out on restart)")
+    session_max_age_s: int = Field(8 * 3600, ge=60, description="a login lasts this long")
+    secure_cookies: bool = Field(False, description="send the session cookie over HTTPS only (turn on behind TLS)")
+    page_size: int = Field(200, ge=1, le=5000, description="rows per queue page")
+    show_attributes: list[str] = Field(default_factory=lambda: ["product", "region"],
+                                       description="interaction attributes shown to reviewers (others may hold raw PII)")
 
 
 class Settings(BaseSettings):
@@ -138,6 +192,8 @@ class Settings(BaseSettings):
     qa: QASettings = Field(default_factory=QASettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -476,3 +476,367 @@ def qa(store, settings, run_date, batch=None, progress=None) -> StageResult:
     return _timed("qa", run_date, t0, processed=done, failed=failed, errors=tuple(errors),
                   details={"review_enqueued": enqueued, "mean_score": mean, "semantic": bool(embedder),
                            "scripts": sorted(book.scripts)})
+
+
+# ---- topics -------------------------------------------------------------------------------------
+COMPLAINT_CHANNELS = ("call", "chat", "ticket", "email", "other")  # customer-initiated contacts
+
+
+def complaint_docs(store: Store, settings: Settings, since: dt.date, until: dt.date | None = None,
+                   exclude_assigned: bool = False) -> list[tuple[Any, str]]:
+    """Complaints of the date range as (interaction, redacted text).
+
+    Calls contribute their customer side; contacts the customer started (call, chat, ticket, e-mail) count
+    unless they read as praise (sentiment >= ``sentiment.positive_threshold``); reviews count only when
+    negative (below ``topics.review_max_score``). Texts shorter than ``topics.min_chars`` are skipped.
+    ``exclude_assigned`` drops items that already have a topic.
+    """
+    items = store.interactions(since=since, until=until or since)
+    if exclude_assigned and items:
+        assigned = store.topic_assignments([i.id for i in items])
+        items = [i for i in items if i.id not in assigned]
+    scores = store.call_sentiments([i.id for i in items])
+    calls = [i.id for i in items if i.channel.value == "call"]
+    utts = store.utterances_for(calls)
+    out = []
+    for item in items:
+        summary = scores.get(item.id)
+        score = summary.score if summary is not None else 0.0
+        if item.channel.value == "call":
+            text = "。".join(u.text for u in utts.get(item.id, []) if u.role.value == "customer")
+        else:
+            text = item.text or ""
+        limit = settings.topics.review_max_score if item.channel.value not in COMPLAINT_CHANNELS \
+            else settings.sentiment.positive_threshold
+        if len(text.strip()) >= settings.topics.min_chars and score < limit:
+            out.append((item, text.strip()))
+    return out
+
+
+def _embed_docs(store: Store, settings: Settings, texts: Sequence[str]):
+    """Embeddings of ``texts`` through the store's cache (only new texts hit the model)."""
+    import numpy as np
+
+    from voc.topics import TfidfSvdEmbedder, get_embedder
+
+    embedder = get_embedder(settings.topics, settings.seed)
+    if isinstance(embedder, TfidfSvdEmbedder) and not embedder.fitted:
+        embedder.fit(list(texts))
+    cached = store.cached_embeddings(embedder.name, texts)
+    missing = sorted({t for t in texts if t not in cached})
+    if missing:
+        vectors = embedder.embed(missing)
+        store.put_embeddings(embedder.name, missing, vectors)
+        cached.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+    return embedder, [cached[t] for t in texts], len(missing)
+
+
+def _topic_finding(kind: str, run_date: dt.date, topic_id: str, label: str, members: Sequence[str], examples,
+                   title: str, summary: str, details: dict[str, Any]) -> Any:
+    from voc.records import Finding
+
+    prefix = "emerging" if kind == "emerging_topic" else "trend"
+    return Finding(id=f"{prefix}:{run_date}:{topic_id}",
+                   kind=kind, run_date=run_date, title=title or label, summary=summary, topic_id=topic_id,
+                   count=len(members), examples=tuple(examples), interaction_ids=tuple(members), details=details)
+
+
+def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, docs: Sequence[tuple[Any, str]],
+                         members: dict[str, list[str]], topic_findings: list[Any], labels: dict[str, str]) -> list[Any]:
+    """Bursting terms of the night as findings; a burst inside an emerging topic is folded into that finding."""
+    from voc.records import Finding
+    from voc.topics.bursts import detect_term_bursts
+    from voc.topics.tokens import tokenize_many
+
+    tonight = [(i, t) for i, t in docs if i.business_date == run_date]
+    if not tonight:
+        return []
+    history_docs = complaint_docs(store, settings, run_date - dt.timedelta(days=settings.topics.window_days),
+                                  run_date - dt.timedelta(days=1))
+    history: dict[dt.date, list[list[str]]] = {}
+    for (item, _t), toks in zip(history_docs, tokenize_many([t for _i, t in history_docs]), strict=True):
+        history.setdefault(item.business_date, []).append(toks)
+    today = {i.id: toks for (i, _t), toks in zip(tonight, tokenize_many([t for _i, t in tonight]), strict=True)}
+    texts = {i.id: t for i, t in tonight}
+    topic_of = {iid: tid for tid, ids in members.items() for iid in ids}
+    out = []
+    for b in detect_term_bursts(today, history, run_date, settings.topics):
+        votes: dict[str, int] = {}
+        for iid in b.doc_ids:
+            if iid in topic_of:
+                votes[topic_of[iid]] = votes.get(topic_of[iid], 0) + 1
+        main = max(sorted(votes), key=lambda k: votes[k]) if votes else None
+        topic_id = main if main is not None and votes[main] * 2 >= b.count else None
+        folded = next((f for f in topic_findings if f.kind == "emerging_topic" and f.topic_id == topic_id
+                       and len(set(f.interaction_ids) & set(b.doc_ids)) * 2 >= b.count), None)
+        if folded is not None:
+            folded.details.setdefault("burst_terms", []).extend(b.terms)
+            continue
+        examples = sorted((texts[i] for i in b.doc_ids), key=len)[: settings.topics.examples]
+        where = f" (mostly in {topic_id} {labels.get(topic_id, '')})" if topic_id else ""
+        out.append(Finding(
+            id=f"terms:{run_date}:{b.terms[0]}", kind="emerging_terms", run_date=run_date,
+            title=" / ".join(b.terms[:4]), topic_id=topic_id,
+            summary=(f"{b.count} complaints today mention {' / '.join(b.terms[:4])}; history predicts "
+                     f"{b.expected:.1f} (x{b.growth:.1f}, z {b.z:.1f}){where}"),
+            count=b.count, examples=tuple(examples), interaction_ids=b.doc_ids,
+            details={"kind": "terms", "terms": list(b.terms), "count": b.count, "expected": b.expected,
+                     "growth": b.growth, "z": b.z, "p_value": b.p_value, "history_days": b.history_days}))
+    return out
+
+
+@stage("topics", per_item=False)
+def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Place the date's complaints in stable topics (new ones clustered), then flag emerging topics."""
+    from voc.topics import TopicDoc, TopicRegistry, daily_counts, detect_emerging, update_topics
+
+    t0 = time.perf_counter()
+    prev_date, state = store.topic_registry_before(run_date)
+    registry = TopicRegistry.from_dict(state) if state else TopicRegistry()
+    docs = complaint_docs(store, settings, run_date)
+    pool: list[tuple[Any, str]] = []
+    if settings.topics.pool_days:  # earlier nights' noise gets another chance to form a topic with tonight's
+        pool = complaint_docs(store, settings, run_date - dt.timedelta(days=settings.topics.pool_days),
+                              run_date - dt.timedelta(days=1), exclude_assigned=True)
+        docs = docs + pool
+    (progress or _noop)("topics", 0, len(docs))
+    new_vectors = 0
+    vectors: list[Any] = []
+    embedder = None
+    if docs:
+        embedder, vectors, new_vectors = _embed_docs(store, settings, [t for _i, t in docs])
+    topic_docs = [TopicDoc(i.id, text, i.business_date, vec) for (i, text), vec in zip(docs, vectors, strict=True)]
+    dates = {i.id: i.business_date for i, _t in docs}
+    result = update_topics(registry, topic_docs, settings.topics, run_date, seed=settings.seed, embedder=embedder,
+                           merge_threshold=settings.topics.merge_threshold)
+    final = result.registry
+    store.save_topic_run(run_date, final.to_dict(), final.topics, [e for e in final.events if e.date == run_date])
+    store.replace_topic_assignments(run_date, [(a.interaction_id, a.topic_id, a.similarity, dates[a.interaction_id])
+                                              for a in result.assignments])
+    (progress or _noop)("topics", len(docs), len(docs))
+
+    # emerging: today's count per topic against its own history (merged topics count for their survivor)
+    since = run_date - dt.timedelta(days=settings.topics.window_days)
+    rows = []
+    for tid, day in store.topic_counts(since, run_date):
+        try:
+            rows.append((final.resolve(tid), day))
+        except KeyError:  # assignments of a topic from a registry that was reset
+            continue
+    labels = {t.id: t.label for t in final.topics}
+    flagged = detect_emerging(daily_counts(rows), run_date, settings.topics, labels, result.examples_today)
+    members: dict[str, list[str]] = {}  # tonight's documents per topic (pool documents keep their own date)
+    for a in result.assignments:
+        if dates[a.interaction_id] == run_date:
+            members.setdefault(a.topic_id, []).append(a.interaction_id)
+    counts_today = {tid: len(ids) for tid, ids in members.items()}
+    findings = []
+    for e in flagged:
+        summary = (f"new topic: {e.count} complaints today" if e.kind == "new" else
+                   f"spike: {e.count} complaints today vs {e.baseline:.1f}/day over {e.history_days} days "
+                   f"(x{e.growth:.1f}, z {e.z:.1f})")
+        findings.append(_topic_finding(
+            "emerging_topic", run_date, e.topic_id, e.label, members.get(e.topic_id, []), e.examples,
+            f"{e.label}", summary,
+            {"kind": e.kind, "count": e.count, "baseline": e.baseline, "growth": e.growth, "z": e.z,
+             "p_value": e.p_value, "first_seen": e.first_seen.isoformat(),
+             "keywords": list(final.get(e.topic_id).keywords)}))
+    emerging_ids = {e.topic_id for e in flagged}
+    trend = sorted(((tid, n) for tid, n in counts_today.items() if tid not in emerging_ids
+                    and n >= settings.topics.trend_min_count), key=lambda x: (-x[1], x[0]))[: settings.topics.trend_top_n]
+    for tid, n in trend:
+        findings.append(_topic_finding(
+            "topic_trend", run_date, tid, labels.get(tid, tid), members.get(tid, []), result.examples_today.get(tid, ()),
+            labels.get(tid, tid), f"{n} complaints today", {"count": n, "keywords": list(final.get(tid).keywords)}))
+    bursts = _term_burst_findings(store, settings, run_date, docs, members, findings, labels)
+    findings += bursts
+    store.replace_findings(run_date, ["emerging_topic", "emerging_terms", "topic_trend"], findings)
+    details = {**result.stats, "pool_docs": len(pool), "pool_assigned": sum(dates[a.interaction_id] != run_date
+                                                                           for a in result.assignments),
+               "embedded_new": new_vectors, "registry_from": prev_date.isoformat() if prev_date else None,
+               "active_topics": len(final.active), "term_bursts": [f.title for f in bursts], "emerging": [
+                   {"topic_id": e.topic_id, "kind": e.kind, "label": e.label, "count": e.count, "z": e.z} for e in flagged]}
+    tonight = sum(counts_today.values())
+    return _timed("topics", run_date, t0, processed=tonight, skipped=len(docs) - len(pool) - tonight, details=details)
+
+
+# ---- routing ------------------------------------------------------------------------------------
+def _interaction_text(item, utts) -> str:
+    """What a contact is about: a call's customer side (the agent's questions would make every call a
+    consultation), else the whole call; a text's body."""
+    if item.channel.value == "call":
+        said = utts.get(item.id, [])
+        customer = [u.text for u in said if u.role.value == "customer"]
+        return "。".join(customer or [u.text for u in said])
+    return item.text or ""
+
+
+def qa_pattern_findings(store: Store, settings: Settings, run_date: dt.date, calls: Sequence[Any]) -> list[Any]:
+    """QA rules failed by several of the date's calls (forbidden phrases: by any) as findings for the owner of agents."""
+    from voc.qa.scorer import FORBIDDEN_RULE
+    from voc.records import Finding
+
+    failed: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    examples: dict[str, list[str]] = {}
+    for r in store.qa_results([c.id for c in calls]):
+        for o in r["outcomes"]:
+            if o.get("passed", True):
+                continue
+            rid = str(o.get("rule_id"))
+            failed.setdefault(rid, []).append(r["interaction_id"])
+            names[rid] = str(o.get("name") or rid)
+            for ev in o.get("evidence") or ():
+                if ev.get("text") and len(examples.setdefault(rid, [])) < 3:
+                    examples[rid].append(str(ev["text"]))
+    total = len(calls)
+    out = []
+    for rid, ids in sorted(failed.items()):
+        if len(ids) < settings.routing.qa_pattern_min_calls and rid != FORBIDDEN_RULE:
+            continue
+        out.append(Finding(
+            id=f"qa:{run_date}:{rid}", kind="qa_pattern", run_date=run_date,
+            title=f"QA: {names[rid]} failed in {len(ids)} of {total} calls",
+            summary=f"script rule {rid} ({names[rid]}) failed in {len(ids)} calls", count=len(ids),
+            examples=tuple(examples.get(rid, ())), interaction_ids=tuple(sorted(set(ids))),
+            details={"rule_id": rid, "calls_scored": total}))
+    return out
+
+
+@stage("routing", per_item=False)
+def routing(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Service type per interaction; findings weighted by customer value and routed to owning departments."""
+    from voc.routing import RouteMemory, build_router, classify_service_type, route_findings, weigh_findings
+
+    t0 = time.perf_counter()
+    items = store.interactions(run_date=run_date)
+    by_id = {i.id: i for i in items}
+    utts = store.utterances_for([i.id for i in items if i.channel.value == "call"])
+    texts = {i.id: _interaction_text(i, utts) for i in items}
+    service = {iid: classify_service_type(t).label for iid, t in texts.items()}
+    store.set_service_types(service)
+
+    calls = [i for i in items if i.channel.value == "call"]
+    store.replace_findings(run_date, ["qa_pattern"], qa_pattern_findings(store, settings, run_date, calls))
+    findings = store.findings(run_date=run_date)
+    missing = {iid for f in findings for iid in f.interaction_ids if iid not in by_id}
+    if missing:  # a finding may point at items re-dated by reprocessing
+        by_id.update({i.id: i for i in store.interactions(ids=sorted(missing))})
+    members = {f.id: [by_id[i] for i in f.interaction_ids if i in by_id] for f in findings}
+    weighed = weigh_findings(findings, members, settings.routing.tier_weights, settings.routing.value_scale)
+    for f in weighed:
+        tiers: dict[str, int] = {}
+        for i in members.get(f.id, []):
+            tier = (i.customer_tier or "unknown").lower()
+            tiers[tier] = tiers.get(tier, 0) + 1
+        f.details["tiers"] = tiers
+    store.update_findings(weighed)
+    router = build_router(settings.routing)
+    memory = RouteMemory.from_dict(store.route_memory())
+    member_texts = {f.id: [texts.get(i) or "" for i in f.interaction_ids[:20]] for f in weighed}
+    routes = route_findings(weighed, router, memory, member_texts)
+    written = store.replace_routes(routes)
+    by_dept: dict[str, int] = {}
+    for r in store.routes([f.id for f in weighed]):
+        by_dept[r.department] = by_dept.get(r.department, 0) + 1
+    types: dict[str, int] = {}
+    for v in service.values():
+        types[v] = types.get(v, 0) + 1
+    return _timed("routing", run_date, t0, processed=len(weighed), skipped=len(routes) - written,
+                  details={"findings": len(weighed), "by_department": by_dept, "service_types": types,
+                           "confirmed_kept": len(routes) - written, "memory_topics": len(memory.to_dict())})
+
+
+# ---- report -------------------------------------------------------------------------------------
+def digest_data(store: Store, settings: Settings, run_date: dt.date) -> Any:
+    """Everything the date's digests show, read from the store."""
+    from voc.report import DigestData
+    from voc.routing import load_departments
+
+    findings = store.findings(run_date=run_date)
+    routes = store.routes([f.id for f in findings])
+    items = store.interactions(run_date=run_date)
+    volumes: dict[str, int] = {}
+    for i in items:
+        volumes[i.channel.value] = volumes.get(i.channel.value, 0) + 1
+    sums = store.call_sentiments([i.id for i in items])
+    sentiment: dict[str, float] = {}
+    if sums:
+        vals = [s.score for s in sums.values()]
+        sentiment = {"scored": len(vals), "mean": round(sum(vals) / len(vals), 3),
+                     "negative_share": round(sum(v < settings.sentiment.negative_threshold for v in vals) / len(vals), 3),
+                     "escalations": sum(s.escalation for s in sums.values())}
+        call_ids = {i.id for i in items if i.channel.value == "call"}
+        for s in sums.values():
+            if s.interaction_id in call_ids:
+                key = f"calls_{s.trajectory}"
+                sentiment[key] = sentiment.get(key, 0) + 1
+    qa_rows = store.qa_results([i.id for i in items if i.channel.value == "call"])
+    qa: dict[str, float] = {}
+    if qa_rows:
+        scores = [r["score"] for r in qa_rows]
+        qa = {"scored": len(scores), "mean_score": round(sum(scores) / len(scores), 1),
+              "below_threshold": sum(s < settings.qa.review_score_below for s in scores),
+              "sent_to_review": sum(bool(r["review_reasons"]) for r in qa_rows)}
+    names = {d.id: d.display_name for d in load_departments(settings.routing.departments_file)}
+    return DigestData(run_date=run_date, findings=findings, routes=routes, department_names=names, volumes=volumes,
+                      sentiment=sentiment, qa=qa, top_n=settings.report.top_n)
+
+
+def _customer_section(store: Store, settings: Settings, run_date: dt.date, data: Any, out_dir) -> tuple[Any, list]:
+    """Customer view (repeat contacts, churn risk, outreach) when voc.customers is installed."""
+    try:
+        from voc.customers import build_customer_report, write_customer_exports
+    except ImportError:
+        return data, []
+    report = build_customer_report(store, settings, run_date)
+    paths = write_customer_exports(report, out_dir)
+    if "customers" in getattr(type(data), "__dataclass_fields__", {}):
+        data = replace(data, customers=report.to_digest())
+    return data, list(paths)
+
+
+@stage("report", per_item=False)
+def report(store, settings, run_date, batch=None, progress=None) -> StageResult:
+    """Write the department digests and the management overview; send them to the configured webhooks."""
+    from pathlib import Path
+
+    from voc.report import build_notifiers, deliver_digests, write_digests
+    from voc.routing import load_departments
+
+    t0 = time.perf_counter()
+    out_dir = Path(settings.exports_dir) / run_date.isoformat()
+    if out_dir.is_dir():  # the date's digests are regenerated whole: no stale department files from a rerun
+        import shutil
+
+        shutil.rmtree(out_dir)
+    data = digest_data(store, settings, run_date)
+    data, extra = _customer_section(store, settings, run_date, data, out_dir)
+    paths = write_digests(data, out_dir, settings.report.formats) + extra
+    store.add_deliveries(run_date, [{"department": "", "target": "files", "kind": "files", "status": "written",
+                                     "attempts": 1, "location": str(out_dir)}])
+    sent = failed = 0
+    age = (dt.date.today() - run_date).days
+    notifiers = build_notifiers(settings.report) if settings.report.webhooks else []
+    if notifiers and age > settings.report.webhook_max_age_days:
+        log.info("report %s: %d days old, digests written but not sent (report.webhook_max_age_days=%d)",
+                 run_date, age, settings.report.webhook_max_age_days)
+        notifiers = []
+    if notifiers:
+        dept_hooks = {d.id: d.webhooks for d in load_departments(settings.routing.departments_file)}
+        try:
+            deliveries = deliver_digests(data, notifiers, dept_hooks)
+        finally:
+            for n in notifiers:
+                n.close()
+        rows = [{"department": d.department, "target": d.webhook, "kind": d.kind, "status": d.status,
+                 "attempts": d.attempts, "error": d.error or None,
+                 "location": f"part {d.part}/{d.parts}, HTTP {d.http_status}"} for d in deliveries]
+        store.add_deliveries(run_date, rows)
+        sent = sum(d.status == "delivered" for d in deliveries)
+        failed = len(deliveries) - sent
+    errors = tuple(f"webhook {r['target']} ({r['department']}): {r['error']}" for r in store.deliveries(run_date)
+                   if r["status"] == "failed" and r["error"]) if failed else ()
+    return _timed("report", run_date, t0, processed=len(paths), failed=failed, errors=errors[:20],
+                  details={"dir": str(out_dir), "files": len(paths), "findings": len(data.findings),
+                           "webhooks_sent": sent, "webhooks_failed": failed})

@@ -11,15 +11,16 @@ from sqlalchemy import delete, func, select
 from voc.records import (
     CallMetrics,
     CallSentiment,
-    QAResult,
-    SentimentScore,
     Channel,
     Interaction,
+    QAResult,
     Role,
+    SentimentScore,
     StageResult,
     Utterance,
     Word,
 )
+from voc.store.analytics import AnalyticsStore
 from voc.store.db import Database
 from voc.store.schema import (
     CallMetricsRow,
@@ -74,7 +75,7 @@ def _utterance(row: UtteranceRow) -> Utterance:
     )
 
 
-class Store:
+class Store(AnalyticsStore):
     """Typed access to the voc database. One instance per process is enough."""
 
     def __init__(self, db: Database) -> None:

@@ -290,4 +290,19 @@ class DeliveryRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class UserRow(Base):
+    """People who use the web app. Only hashes are stored: scrypt for passwords, sha256 for API tokens."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))  # reviewer / supervisor / department_owner
+    department: Mapped[str | None] = mapped_column(String(64))  # department owners: whose digests they see
+    password_hash: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 Index("ix_utterances_interaction", UtteranceRow.interaction_id)

@@ -61,10 +61,14 @@ def detect_emerging(
     Baseline = mean daily count over the ``window_days`` before ``run_date`` (days without documents count
     as 0, days before the topic existed do not count). A spike needs count >= ``emerging_min_count``,
     z >= ``emerging_z`` with the larger of the Poisson and the observed variance, and growth >= 1.5, so low
-    counts and the normal wobble of big topics raise no alarm. Sorted by z, strongest first.
+    counts and the normal wobble of big topics raise no alarm. In the first ``NEW_TOPIC_DAYS`` days with any data
+    nothing is flagged "new" (cold start: every topic is new then). Sorted by z, strongest first.
     """
     labels = labels or {}
     examples = examples or {}
+    # In the first days with any data every topic is "new": that is a cold start, not news.
+    first_day = min((d for per_day in daily_counts.values() for d, c in per_day.items() if c > 0), default=run_date)
+    cold_start = (run_date - first_day).days < NEW_TOPIC_DAYS
     start = run_date - dt.timedelta(days=settings.window_days)
     out: list[EmergingTopic] = []
     for topic_id in sorted(daily_counts):
@@ -81,6 +85,8 @@ def detect_emerging(
                       history_days=len(hist), label=labels.get(topic_id, ""),
                       examples=tuple(examples.get(topic_id, ())))
         if (run_date - first_seen).days < NEW_TOPIC_DAYS and len(hist) < MIN_HISTORY_DAYS:
+            if cold_start:
+                continue
             base = sum(hist) / len(hist) if hist else 0.0
             out.append(EmergingTopic(kind="new", baseline=round(base, 3), growth=round(count / max(base, 1.0), 3),
                                      z=round((count - base) / math.sqrt(max(base, 1.0)), 3),

@@ -12,6 +12,7 @@ from typing import Any
 # A token is kept when it holds at least one CJK character or Latin letter; pure digits,
 # punctuation and emoji say nothing about the topic.
 _WORDY = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_LONG_NUMBER = re.compile(r"\d{5,}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -41,13 +42,18 @@ def _jieba() -> Any:
 
 
 def tokenize(text: str, stop: Iterable[str] | None = None) -> list[str]:
-    """Segment ``text`` with jieba (precise mode) and drop stopwords, punctuation and numbers."""
+    """Segment ``text`` with jieba (precise mode); drop stopwords, punctuation, numbers and single Chinese characters."""
     stop_set = stopwords() if stop is None else stop
     out = []
     for tok in _jieba().lcut(text):
         tok = tok.strip().lower()
-        if tok and _WORDY.search(tok) and tok not in stop_set:
-            out.append(tok)
+        if not tok or not _WORDY.search(tok) or tok in stop_set:
+            continue
+        if len(tok) == 1 and "\u4e00" <= tok <= "\u9fff":  # 等, 得, 后, 请 ...: grammar, not topic
+            continue
+        if _LONG_NUMBER.search(tok):  # order and tracking numbers identify a case, not a topic
+            continue
+        out.append(tok)
     return out
 
 

@@ -1,0 +1,110 @@
+"""Bursting terms: words that suddenly appear in many more complaints than their history predicts.
+
+Topic counts react late when a new problem lands inside a broad existing topic (a faulty batch of one model is
+first filed under "air conditioner maintenance"). Term bursts catch it on its first night: the product code
+and the symptom word jump together. Each burst is a group of co-occurring terms with the documents that carry
+them, so it can be routed and reviewed like any other finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from voc.config import TopicSettings
+
+MIN_HISTORY_DAYS = 3  # days with documents before a term can burst (cold start)
+MIN_TERM_GROWTH = 3.0  # today's share must be this many times the term's historical share
+FAMILY_ALPHA = 0.01  # chance of one false burst a night across all terms tested (Bonferroni)
+GROUP_JACCARD = 0.3  # bursting terms whose documents overlap this much form one burst
+PSEUDO_DOCS = 1.0  # prior: a term never seen before counts as this many historical documents
+
+
+@dataclass(frozen=True, slots=True)
+class TermBurst:
+    terms: tuple[str, ...]  # strongest first
+    run_date: dt.date
+    count: int  # today's documents with any of the terms
+    expected: float  # documents the history predicts for the lead term tonight
+    growth: float  # lead term: count / max(expected, 1)
+    z: float
+    p_value: float
+    doc_ids: tuple[str, ...]
+    history_days: int
+
+
+def _poisson_sf(count: int, lam: float) -> float:
+    from scipy.stats import poisson
+
+    return float(poisson.sf(count - 1, max(lam, 1e-9)))
+
+
+def detect_term_bursts(
+    today: Mapping[str, Sequence[str]],
+    history: Mapping[dt.date, Sequence[Sequence[str]]],
+    run_date: dt.date,
+    settings: TopicSettings,
+) -> list[TermBurst]:
+    """Groups of terms whose document frequency tonight is far above their history.
+
+    ``today`` maps document ids to their tokens; ``history`` holds the tokens of earlier nights' documents
+    (only days within ``settings.window_days`` before ``run_date`` are used). A term bursts when it is in at least
+    ``emerging_min_count`` documents, at least ``MIN_TERM_GROWTH`` times its historical share predicts, and its
+    Poisson tail probability beats ``FAMILY_ALPHA`` divided by the number of terms tested (so a night with many
+    words raises no more false alarms than a quiet one).
+    """
+    start = run_date - dt.timedelta(days=settings.window_days)
+    days = {d: docs for d, docs in history.items() if start <= d < run_date and docs}
+    if len(days) < MIN_HISTORY_DAYS or not today:
+        return []
+    hist_docs = sum(len(docs) for docs in days.values())
+    hist_df: Counter[str] = Counter()
+    for docs in days.values():
+        for toks in docs:
+            hist_df.update(set(toks))
+    sets = {doc_id: set(toks) for doc_id, toks in today.items()}
+    df: Counter[str] = Counter()
+    for toks in sets.values():
+        df.update(toks)
+    n_today = len(sets)
+    candidates = [t for t, c in df.items() if c >= settings.emerging_min_count]
+    if not candidates:
+        return []
+    alpha = FAMILY_ALPHA / len(candidates)
+    hits: dict[str, tuple[float, float, float, float]] = {}
+    for term in candidates:
+        share = (hist_df[term] + PSEUDO_DOCS) / (hist_docs + PSEUDO_DOCS)
+        lam = share * n_today
+        count = df[term]
+        growth = count / max(lam, 1.0)
+        if growth < MIN_TERM_GROWTH:
+            continue
+        p = _poisson_sf(count, lam)
+        if p > alpha:
+            continue
+        hits[term] = (lam, growth, (count - lam) / math.sqrt(max(lam, 1.0)), p)
+    if not hits:
+        return []
+    docs_of = {t: {d for d, toks in sets.items() if t in toks} for t in hits}
+    order = sorted(hits, key=lambda t: (-hits[t][2], t))
+    groups: list[list[str]] = []
+    for term in order:  # greedy single-link grouping, strongest term first
+        for group in groups:
+            if any(len(docs_of[term] & docs_of[o]) / len(docs_of[term] | docs_of[o]) >= GROUP_JACCARD for o in group):
+                group.append(term)
+                break
+        else:
+            groups.append([term])
+    out = []
+    for group in groups:
+        lead = group[0]
+        lam, growth, z, p = hits[lead]
+        members = sorted(set().union(*(docs_of[t] for t in group)))
+        if len(members) < settings.emerging_min_count:
+            continue
+        out.append(TermBurst(tuple(group), run_date, len(members), round(lam, 3), round(growth, 3), round(z, 3), p,
+                             tuple(members), len(days)))
+    return sorted(out, key=lambda b: (-b.z, b.terms))
