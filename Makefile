@@ -62,7 +62,7 @@ bench-sentiment: setup
 	$(BIN)/python bench/sentiment/evaluate.py
 
 bench-topics: setup
-	$(BIN)/python bench/topics/run.py
+	$(BIN)/python bench/topics/bench_topics.py
 
 bench-redaction: setup
 	$(BIN)/python bench/redaction/run.py

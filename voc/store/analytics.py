@@ -119,12 +119,14 @@ class AnalyticsStore:
                 row.created_on, row.last_seen = t.created, t.last_seen
                 row.state = {"version": t.version, "embedder": t.embedder}
                 s.merge(row)
-            # keep the snapshots of the last SNAPSHOTS_KEPT run dates (older ones are never restored)
-            dates = sorted(set(s.scalars(select(TopicVersionRow.run_date)
-                                         .where(TopicVersionRow.topic_id == REGISTRY_SNAPSHOT))), reverse=True)
-            if len(dates) > SNAPSHOTS_KEPT:
+            # Keep the snapshots of the SNAPSHOTS_KEPT run dates up to this one (a rerun of one of those nights
+            # restores the night before it). Only dates before this night are pruned: when an old night is
+            # reprocessed, the nights after it keep their snapshots until they are reprocessed in turn.
+            earlier = sorted(set(s.scalars(select(TopicVersionRow.run_date).where(
+                TopicVersionRow.topic_id == REGISTRY_SNAPSHOT, TopicVersionRow.run_date <= run_date))), reverse=True)
+            if len(earlier) > SNAPSHOTS_KEPT:
                 s.execute(delete(TopicVersionRow).where(TopicVersionRow.topic_id == REGISTRY_SNAPSHOT,
-                                                        TopicVersionRow.run_date < dates[SNAPSHOTS_KEPT - 1]))
+                                                        TopicVersionRow.run_date < earlier[SNAPSHOTS_KEPT - 1]))
 
     def topics(self, status: str | None = None) -> list[dict[str, Any]]:
         q = select(TopicRow).order_by(TopicRow.id)

@@ -61,12 +61,21 @@ def alembic_config(engine: Engine):
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x766F63  # "voc": PostgreSQL advisory lock held while migrating
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (idempotent)."""
     from alembic import command
 
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Many workers open the store at once after an upgrade: one migrates, the others wait for it
+            # (the lock ends with this transaction) and then find the schema at head.
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -79,9 +88,8 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
