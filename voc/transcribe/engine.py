@@ -140,6 +140,10 @@ class AsrEngine:
             "vad_filter": s.vad,
             "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if s.vad else None,
         }
+        # Whisper's temperature fallback samples; a fixed seed per channel makes a rerun give the same text.
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         if self._pipeline is not None:
             segments, _ = self._pipeline.transcribe(samples, batch_size=s.batch_size, **common)
         else:
@@ -215,6 +219,9 @@ class AsrEngine:
                 logger.warning("%s: skipped: %s", call.interaction_id, exc)
                 results.append(exc)
         return results
+
+
+SAMPLING_SEED = 42  # seed of the temperature-fallback sampling (reproducible reruns)
 
 
 def default_prompt(hotwords: Sequence[str]) -> str | None:
