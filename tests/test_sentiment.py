@@ -148,3 +148,62 @@ def test_training_is_deterministic_and_round_trips(tmp_path):
     loaded = LinearSentimentModel.load(first.save(tmp_path / "m.npz"))
     assert np.allclose(loaded.score(["很满意", "很失望"]), first.score(["很满意", "很失望"]), atol=1e-2)
     assert loaded.score(["很满意"])[0] > 0 > loaded.score(["很失望"])[0]
+
+
+# ---- negation, sarcasm and empty input (issue 12 "done when") -------------------------------------
+@pytest.mark.parametrize(("negated", "plain"), [
+    ("不满意", "满意"), ("一点都不好用", "很好用"), ("服务一点都不周到", "服务很周到"), ("问题没有解决", "问题已经解决了"),
+])
+def test_default_scorer_follows_negation(scorer, negated, plain):
+    neg, pos = scorer.score([negated, plain])
+    assert neg < SETTINGS.negative_threshold, (negated, neg)
+    assert pos > 0 and pos - neg > 0.7, (plain, pos)
+
+
+def test_negated_complaint_words_are_not_negative(scorer, lexicon):
+    # "没有问题了" closes many resolved calls; "不算贵" negates a complaint word
+    resolved, cheap, dear = scorer.score(["没有问题了", "不算贵", "太贵了"])
+    assert resolved > SETTINGS.negative_threshold and cheap > SETTINGS.negative_threshold
+    assert dear < SETTINGS.negative_threshold < cheap
+    assert lexicon.score(["不算贵"])[0] > 0 > lexicon.score(["太贵了"])[0]
+
+
+SARCASM = [
+    "呵呵，真是太快了，等了一个星期",
+    "可真行啊，又给我发错货了",
+    "你们的服务真是太好了，打了三次电话都没人管",
+    "好一个专业客服，问什么都不知道",
+    "真是谢谢你们啊，让我白跑一趟",
+    "太棒了，又坏了",
+    "服了，你们真厉害，一个月了还没修好",
+]
+
+
+@pytest.mark.parametrize("text", SARCASM)
+def test_sarcastic_praise_reads_negative(scorer, text):
+    assert is_sarcastic_complaint(text)
+    assert scorer.score([text])[0] < SETTINGS.negative_threshold
+
+
+@pytest.mark.parametrize("text", ["太好了，谢谢你", "真是太感谢了", "真是太好了，问题全解决了", "厉害，一下就修好了"])
+def test_sincere_praise_is_not_taken_for_sarcasm(scorer, text):
+    assert not is_sarcastic_complaint(text)
+    assert scorer.score([text])[0] > SETTINGS.negative_threshold
+
+
+@pytest.mark.parametrize("backend", ["auto", "lexicon", "snownlp"])
+def test_empty_input_is_neutral_for_every_backend(backend):
+    scorer = get_scorer(SentimentSettings(backend=backend))
+    assert scorer.score([]).shape == (0,)
+    scores = scorer.score(["", " ", "\n\t", "。"] if backend != "snownlp" else ["", "  "])
+    assert np.allclose(scores, 0.0)
+
+
+def test_empty_texts_and_turns_score_neutral_without_escalation(scorer):
+    record, summary = score_text("chat-empty", "", scorer, SETTINGS)
+    assert record.score == 0.0 and record.label == "neutral"
+    assert not summary.escalation and summary.reasons == ()
+    scores, call = score_call(_call([(Role.AGENT, "您好"), (Role.CUSTOMER, ""), (Role.CUSTOMER, "  ")]), scorer, SETTINGS)
+    assert [s.score for s in scores] == [0.0, 0.0]
+    assert call.score == 0.0 and call.trajectory == "stable" and not call.escalation
+    assert score_texts([], scorer, SETTINGS) == []

@@ -67,7 +67,8 @@ class TextSettings(_Section):
 class SentimentSettings(_Section):
     backend: Literal["auto", "model", "e5-stack", "lexicon", "snownlp", "sentence-transformers"] = Field(
         "auto", description="auto/model: shipped hashed n-gram model; e5-stack: that model stacked with an e5 head "
-                            "(more accurate, ~10x slower, see bench/sentiment); lexicon; snownlp; sentence-transformers")
+                            "(+0.6-1.0 accuracy points on reviews, but only ~10-30 texts/s on 2 CPU cores; see bench/sentiment); lexicon; snownlp; "
+                            "sentence-transformers")
     model_path: Path | None = Field(None, description="trained scorer artifact (e5-stack: the head npz); default: the one shipped in voc/sentiment")
     st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
     negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")
@@ -84,14 +85,14 @@ class TopicSettings(_Section):
     assign_threshold: float = Field(0.94, description="raw cosine to a topic centroid to join it, used while the registry's centred space is not calibrated yet or with centre off (e5 raw similarities are compressed near 1)")
     merge_threshold: float | None = Field(None, description="merge two topics whose centroids are this similar; None = derived from the join threshold (raw: +0.05; centred: halfway to 1)")
     centre: bool = Field(True, description="take cosines after subtracting the registry's running mean vector (removes the embedder's common direction; see bench/topics)")
-    assign_percentile: float = Field(10.0, ge=0, le=100, description="centred space: the join threshold is this percentile of the first clusters' member-to-centroid similarity (calibrated once, stored in the registry)")
+    assign_percentile: float = Field(98.0, ge=0, le=100, description="centred space: the join threshold is this percentile of documents' similarity to the centroid of min_cluster_size random documents (calibrated nightly, median of 30 nights kept in the registry); clusters below it are not topics")
     topic_percentile: float | None = Field(None, ge=0, le=100, description="centred space: each new topic also keeps this percentile of its founding members' similarity as its own, higher, bar; None = off")
     remove_components: int = Field(0, ge=0, description="centred space: also project out this many top principal components ('all-but-the-top'), frozen at calibration")
     window_days: int = Field(30, ge=1, description="history used as the emerging-topic baseline")
     emerging_min_count: int = Field(5, ge=1)
     emerging_z: float = Field(3.0, description="Poisson z-score over the baseline that flags a topic as emerging")
     examples: int = Field(3, ge=1)
-    pool_days: int = Field(0, ge=0, description="recluster the unassigned complaints of this many earlier days with the night's (off by default: on the demo it grew the generic topic and moved counts into the past, see bench/topics)")
+    pool_days: int = Field(3, ge=0, description="recluster the unassigned complaints of this many earlier days with the night's, so a theme of a few complaints a day can still form a topic (with the raw space, centre off, it grew the generic topic instead: see bench/topics/README.md)")
     min_chars: int = Field(4, ge=0, description="complaint texts shorter than this are not clustered")
     review_max_score: float = Field(0.0, description="reviews count as complaints only below this sentiment score")
     trend_min_count: int = Field(3, ge=1, description="a known topic with this many complaints today becomes a trend finding")

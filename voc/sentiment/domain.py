@@ -20,7 +20,7 @@ ESCALATION_WORDS = (
 # Acknowledgements and fillers: a turn made only of these carries no sentiment.
 _FILLER = re.compile(
     r"^(?:好的?|好吧|嗯+|哦+|噢|啊|呃|额|对+|对的|是的?|是啊|行|可以|我?知道了|我?明白了?|了解|收到|喂+|你好|您好|在的?|"
-    r"没了|没有了|稍等|等一下|然后呢?|那个|就是|ok|okay|拜拜|再见|[,，.。!！?？~～、\s])+$",
+    r"没了|没有了|没(?:有|什么)?问题了?|稍等|等一下|然后呢?|那个|就是|ok|okay|拜拜|再见|[,，.。!！?？~～、\s])+$",
     re.IGNORECASE,
 )
 # Giving details ("我的手机号是[PHONE]", "订单号是 123"): procedural, whatever the model thinks of digits.
@@ -30,10 +30,19 @@ _INFO = re.compile(
 )
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+\]|[0-9a-zA-Z*#\-_.@]+")
 # Sarcasm: a mock-positive frame ("呵呵", "真是太...了") around a complaint cue (waiting, still not).
-_SARCASM_FRAME = re.compile(r"呵呵|真是太.{1,4}了|真是.{0,2}(?:好|快|棒|厉害|行)|可真.{0,2}(?:好|快|棒|行|厉害)|好一个|服了")
-_COMPLAINT_CUE = re.compile(
-    r"等了|还没|都没|没到|没收到|没人|一个星期|一个月|好几天|几天|半天|又|到现在|至今|一直|三次|多少次|谢谢你们啊"
+_SARCASM_FRAME = re.compile(
+    r"呵呵|真是太.{1,4}了|真是.{0,2}(?:好|快|棒|厉害|行)|可真.{0,2}(?:好|快|棒|行|厉害)|好一个|服了|"
+    r"^(?:太棒了|太好了|真棒|厉害了?|真行)|真是谢谢"
 )
+_COMPLAINT_CUE = re.compile(
+    r"等了|还没|都没|没到|没收到|没人|一个星期|一个月|好几天|几天|半天|又|到现在|至今|一直|三次|多少次|谢谢你们啊|"
+    r"什么都不|都不知道|白跑|坏了"
+)
+# "问题已经解决了", "现在能用了": the customer confirms a fix. Reviews rarely say this, so the review model
+# reads "问题" / "解决" as complaint words; on a spoken turn without a complaint cue it is a mild positive.
+_RESOLVED = re.compile(r"(?<![没不未])(?:已经|都|终于|总算|现在)?(?:解决了|修好了|能用了|弄好了|处理好了|恢复了)")
+RESOLVED_SCORE = 0.4
+_QUESTION_END = re.compile(r"[吗呢?？]\s*$")
 # Turns up to this many characters are treated as spoken turns: the rules below fire only on them,
 # because in long written reviews "呵呵" is often friendly and "投诉" is mentioned in passing.
 SPOKEN_MAX_CHARS = 40
@@ -99,6 +108,8 @@ class ServiceDomainScorer:
                 out[i] = min(out[i], self.sarcasm_score)
             elif escalation_words_in(text):
                 out[i] = min(out[i], self.escalation_score)
+            elif _RESOLVED.search(text) and not _COMPLAINT_CUE.search(text) and not _QUESTION_END.search(text):
+                out[i] = max(out[i], RESOLVED_SCORE)
             elif hits == 0 and (_INQUIRY.search(text) or not _COMPLAINT_CUE.search(text)):
                 # Reviews rarely look like "我想问一下..." or "我叫…机主": on a spoken turn without any
                 # sentiment word or complaint cue the review-trained model (trained on mostly negative

@@ -20,6 +20,12 @@ def _build(backend: str, model_path: Path | None, st_model: str | None) -> Score
         from voc.sentiment.model import SHIPPED_MODEL, LinearSentimentModel
 
         return ServiceDomainScorer(LinearSentimentModel.load(model_path or SHIPPED_MODEL))
+    if backend == "e5-stack":
+        from voc.sentiment.e5 import SHIPPED_HEAD, E5StackHead, E5StackScorer
+        from voc.sentiment.model import SHIPPED_MODEL, LinearSentimentModel
+
+        return ServiceDomainScorer(E5StackScorer(LinearSentimentModel.load(SHIPPED_MODEL),
+                                                 E5StackHead.load(model_path or SHIPPED_HEAD)))
     if backend == "lexicon":
         from voc.sentiment.lexicon import LexiconScorer
 
@@ -37,7 +43,9 @@ def _build(backend: str, model_path: Path | None, st_model: str | None) -> Score
                 "bench/sentiment/train.py --st-model MODEL"
             )
         return ServiceDomainScorer(SentenceTransformerScorer(StHead.load(model_path), encoder=st_model))
-    raise ValueError(f"sentiment.backend {backend!r}: expected one of auto, model, lexicon, snownlp, sentence-transformers")
+    raise ValueError(
+        f"sentiment.backend {backend!r}: expected one of auto, model, e5-stack, lexicon, snownlp, sentence-transformers"
+    )
 
 
 def get_scorer(settings: SentimentSettings) -> Scorer:
