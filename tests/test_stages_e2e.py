@@ -105,3 +105,72 @@ def test_digests_are_written_and_carry_no_phone_numbers(demo_run):
         if path.is_file():
             assert not PHONE.search(path.read_text(encoding="utf-8")), path
     assert any(d["kind"] == "files" and d["status"] == "written" for d in store.deliveries(LAST))
+
+
+class _Recorder:
+    """A real local HTTP endpoint that records what the webhooks send."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_report_delivers_every_department_digest_to_a_local_webhook(demo_run) -> None:
+    settings, store, _tmp = demo_run
+    hook = _Recorder()
+    try:
+        from voc.config import ReportSettings, Webhook
+
+        report = ReportSettings(webhooks=[Webhook(name="local", kind="generic", url=hook.url)],
+                                webhook_max_age_days=100000)  # the demo's dates lie in the past
+        s = settings.model_copy(update={"report": report})
+        result = pipeline.run_stage(store, s, "report", LAST)
+    finally:
+        hook.close()
+    routed = {r.department for r in store.routes([f.id for f in store.findings(run_date=LAST)])}
+    sent = store.deliveries(LAST)
+    delivered = {d["department"] for d in sent if d["kind"] == "generic" and d["status"] == "delivered"}
+    assert delivered == routed | {"overview"}, sent
+    assert result.failed == 0 and len(hook.requests) >= len(delivered)
+    assert all(set(r) == {"title", "text"} and not PHONE.search(r["text"]) for r in hook.requests)
+
+
+def test_digest_html_renders_in_headless_chromium(demo_run, tmp_path) -> None:
+    import os
+    import subprocess
+
+    from tests.test_web_browser import chromium_binary
+
+    exe = chromium_binary()
+    if exe is None:
+        pytest.skip("no chromium binary found (apt-get install -y chromium, or set VOC_CHROMIUM)")
+    _settings, _store, tmp = demo_run
+    page = tmp / "exports" / LEAK_DAY.isoformat() / "overview.html"
+    folder = REPO / "docs" / "screenshots" if os.environ.get("VOC_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shot = folder / "digest_overview.png"
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,1400",
+                    f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 10_000  # a rendered page, not an empty canvas

@@ -480,6 +480,7 @@ def qa(store, settings, run_date, batch=None, progress=None) -> StageResult:
 
 # ---- topics -------------------------------------------------------------------------------------
 COMPLAINT_CHANNELS = ("call", "chat", "ticket", "email", "other")  # customer-initiated contacts
+TREND_DAYS = 14  # days of daily counts a topic finding carries (digest sparkline)
 
 
 def complaint_docs(store: Store, settings: Settings, since: dt.date, until: dt.date | None = None,
@@ -581,7 +582,7 @@ def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, do
                      f"{b.expected:.1f} (x{b.growth:.1f}, z {b.z:.1f}){where}"),
             count=b.count, examples=tuple(examples), interaction_ids=b.doc_ids,
             details={"kind": "terms", "terms": list(b.terms), "count": b.count, "expected": b.expected,
-                     "growth": b.growth, "z": b.z, "p_value": b.p_value, "history_days": b.history_days}))
+                     "ratio": b.growth, "growth": round(b.growth - 1.0, 3), "z": b.z, "p_value": b.p_value, "history_days": b.history_days}))
     return out
 
 
@@ -624,7 +625,8 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
         except KeyError:  # assignments of a topic from a registry that was reset
             continue
     labels = {t.id: t.label for t in final.topics}
-    flagged = detect_emerging(daily_counts(rows), run_date, settings.topics, labels, result.examples_today)
+    per_day = daily_counts(rows)
+    flagged = detect_emerging(per_day, run_date, settings.topics, labels, result.examples_today)
     members: dict[str, list[str]] = {}  # tonight's documents per topic (pool documents keep their own date)
     for a in result.assignments:
         if dates[a.interaction_id] == run_date:
@@ -638,7 +640,8 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
         findings.append(_topic_finding(
             "emerging_topic", run_date, e.topic_id, e.label, members.get(e.topic_id, []), e.examples,
             f"{e.label}", summary,
-            {"kind": e.kind, "count": e.count, "baseline": e.baseline, "growth": e.growth, "z": e.z,
+            {"kind": e.kind, "count": e.count, "baseline": e.baseline, "ratio": e.growth,
+             "growth": "new" if e.kind == "new" else round(e.growth - 1.0, 3), "z": e.z,
              "p_value": e.p_value, "first_seen": e.first_seen.isoformat(),
              "keywords": list(final.get(e.topic_id).keywords)}))
     emerging_ids = {e.topic_id for e in flagged}
@@ -650,6 +653,10 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
             labels.get(tid, tid), f"{n} complaints today", {"count": n, "keywords": list(final.get(tid).keywords)}))
     bursts = _term_burst_findings(store, settings, run_date, docs, members, findings, labels)
     findings += bursts
+    for f in findings:  # daily counts of the last two weeks, for the digests' sparkline
+        if f.topic_id:
+            f.details["trend"] = [per_day.get(f.topic_id, {}).get(run_date - dt.timedelta(days=k), 0)
+                                  for k in range(TREND_DAYS - 1, -1, -1)]
     store.replace_findings(run_date, ["emerging_topic", "emerging_terms", "topic_trend"], findings)
     details = {**result.stats, "pool_docs": len(pool), "pool_assigned": sum(dates[a.interaction_id] != run_date
                                                                            for a in result.assignments),
@@ -730,6 +737,10 @@ def routing(store, settings, run_date, batch=None, progress=None) -> StageResult
             tier = (i.customer_tier or "unknown").lower()
             tiers[tier] = tiers.get(tier, 0) + 1
         f.details["tiers"] = tiers
+        f.details["vip_customers"] = len({i.customer_id for i in members.get(f.id, [])
+                                          if i.customer_id and (i.customer_tier or "").lower() == "vip"})
+        f.details["call_ids"] = sorted(i.external_id or i.id for i in members.get(f.id, [])
+                                       if i.channel.value == "call")[:20]
     store.update_findings(weighed)
     router = build_router(settings.routing)
     memory = RouteMemory.from_dict(store.route_memory())

@@ -46,12 +46,37 @@ class DigestItem:
     route: Route
 
     @property
+    def sparkline(self) -> str:
+        """``details['trend']`` (daily counts, oldest first) as a block sparkline, '' when absent."""
+        return sparkline(self.finding.details.get("trend") or ())
+
+    @property
+    def vip_customers(self) -> int:
+        return int(self.finding.details.get("vip_customers") or 0)
+
+    @property
+    def call_ids(self) -> list[str]:
+        return [str(c) for c in self.finding.details.get("call_ids") or ()]
+
+    @property
     def growth(self) -> str:
         """``details['growth']`` (ratio over baseline) as text, or '' when the finding has none."""
         growth = self.finding.details.get("growth")
         if isinstance(growth, int | float):
             return f"{growth:+.0%}"
         return str(growth or "")
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[Any]) -> str:
+    """Daily counts as Unicode blocks (renders in Markdown, chat apps and mail)."""
+    nums = [float(v) for v in values if isinstance(v, int | float)]
+    if not nums:
+        return ""
+    top = max(nums) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int(round(v / top * (len(SPARK) - 1))))] for v in nums)
 
 
 def department_items(data: DigestData) -> dict[str, list[DigestItem]]:
