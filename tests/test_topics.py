@@ -272,11 +272,14 @@ def test_registry_keeps_ids_across_nights_and_new_theme_gets_new_id(e5_vectors) 
 
 def test_new_cluster_close_to_a_known_topic_merges_into_it(e5_vectors) -> None:
     d1, d2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
-    r1 = update_topics(TopicRegistry(), _docs(THEMES["退款"], d1, e5_vectors, "a"), SMALL, d1, SEED)
+    # Raw cosine space: assign_threshold is its knob, so an impossible value forces re-clustering (the
+    # centred space calibrates its own threshold and has no such knob).
+    raw = SMALL.model_copy(update={"centre": False})
+    r1 = update_topics(TopicRegistry(), _docs(THEMES["退款"], d1, e5_vectors, "a"), raw, d1, SEED)
     assert [t.id for t in r1.new_topics] == ["T0001"]  # one theme alone still makes a topic
     # At an impossible assign threshold night 2 re-clusters everything: its refund cluster must join
     # T0001 by centroid similarity, and only the quality cluster becomes a new topic.
-    strict = SMALL.model_copy(update={"assign_threshold": 1.01})
+    strict = raw.model_copy(update={"assign_threshold": 1.01})
     night2 = _docs(THEMES["退款"] + THEMES["质量"], d2, e5_vectors, "b")
     r2 = update_topics(r1.registry, night2, strict, d2, SEED, merge_threshold=0.95)
     assert [t.id for t in r2.new_topics] == ["T0002"] and r2.stats["absorbed_clusters"] == 1
@@ -284,6 +287,72 @@ def test_new_cluster_close_to_a_known_topic_merges_into_it(e5_vectors) -> None:
     assert refunds == {"T0001"}
     assert any(e.kind == "absorbed" and e.topic_id == "T0001" for e in r2.registry.events)
     assert r2.registry.get("T0001").size == r1.registry.get("T0001").size + len(THEMES["退款"])
+
+
+def _blob_registry(e5_vectors, texts: list[str]) -> TopicRegistry:
+    """A registry as written before the centred space existed, holding one topic whose running-mean
+    centroid drifted to the mean of mixed complaints (the "generic complaint" blob)."""
+    mixed = np.stack([e5_vectors[t] for t in texts]).astype(np.float64)
+    day = dt.date(2026, 10, 31)
+    old = {"next_number": 2, "embedder": "", "events": [], "topics": [{
+        "id": "T0001", "label": "问题/不满/投诉", "keywords": ["问题", "不满", "投诉"],
+        "centroid": [float(v) for v in mixed.mean(axis=0)], "size": len(texts), "created": day.isoformat(),
+        "last_seen": day.isoformat(), "status": "active", "merged_into": None, "version": 1, "examples": [],
+        "embedder": ""}]}
+    return TopicRegistry.from_dict(json.loads(json.dumps(old)))
+
+
+def test_old_registry_loads_with_new_fields_defaulted(e5_vectors) -> None:
+    reg = _blob_registry(e5_vectors, TEXTS)
+    assert reg.mean is None and reg.mean_count == 0 and reg.calibration == () and reg.components == ()
+    assert reg.get("T0001").threshold is None
+    assert TopicRegistry.from_dict(reg.to_dict()) == reg
+
+
+def test_centred_space_keeps_a_generic_centroid_from_absorbing_every_theme(e5_vectors) -> None:
+    """Raw e5 cosines to the mean of mixed complaints clear any usable threshold; centred ones do not."""
+    day = dt.date(2026, 11, 1)
+    blob = _blob_registry(e5_vectors, TEXTS)
+    night = _docs([t for texts in THEMES.values() for t in texts[::2]], day, e5_vectors, "n")
+
+    raw = update_topics(blob, night, SMALL.model_copy(update={"centre": False}), day, SEED)
+    raw_share = sum(a.topic_id == "T0001" for a in raw.assignments) / len(night)
+    assert raw_share > 0.75  # the failure this change fixes
+
+    res = update_topics(blob, night, SMALL, day, SEED)
+    assert res.stats["options"]["space"] == "centred"
+    blob_share = sum(a.topic_id == "T0001" for a in res.assignments) / len(night)
+    assert blob_share < 0.2
+    # the themes form their own topics instead, and they are pure
+    new_ids = {t.id for t in res.new_topics}
+    assert len(new_ids) >= 3
+    theme_of = {f"n{i:03d}": next(k for k, v in THEMES.items() if d.text in v) for i, d in enumerate(night)}
+    for tid in new_ids:
+        themes = [theme_of[a.interaction_id] for a in res.assignments if a.topic_id == tid]
+        assert max(themes.count(k) for k in THEMES) / len(themes) >= 0.8, (tid, themes)
+    # the old registry got a mean (seeded from its topics, then tonight's docs) and one calibration value
+    reg = res.registry
+    assert reg.mean is not None and reg.mean_count == len(TEXTS) + len(night) and len(reg.calibration) == 1
+    assert TopicRegistry.from_dict(json.loads(json.dumps(reg.to_dict()))) == reg
+
+
+def test_centred_threshold_is_calibrated_nightly_and_stored(e5_vectors) -> None:
+    d1, d2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
+    first = _docs([t for texts in THEMES.values() for t in texts[::2]], d1, e5_vectors, "a")
+    second = _docs([t for texts in THEMES.values() for t in texts[1::2]], d2, e5_vectors, "b")
+    r1 = update_topics(TopicRegistry(), first, SMALL, d1, SEED)
+    r2 = update_topics(r1.registry, second, SMALL, d2, SEED)
+    cal = r2.registry.calibration
+    assert len(cal) == 2 and cal[0] == r1.registry.calibration[0]
+    # centred cosines spread over the scale: the calibrated bar sits far below raw e5's 0.9+
+    assert all(0.0 < c < 0.6 for c in cal)
+    assert r2.stats["options"]["assign_threshold"] == pytest.approx(float(np.median(cal)), abs=1e-4)
+    assert r2.stats["options"]["merge_threshold"] > r2.stats["options"]["assign_threshold"]
+    # a stricter percentile gives a higher bar; the raw space ignores calibration entirely
+    strict = update_topics(TopicRegistry(), first, SMALL.model_copy(update={"assign_percentile": 99}), d1, SEED)
+    assert strict.registry.calibration[0] > cal[0]
+    raw = update_topics(TopicRegistry(), first, SMALL.model_copy(update={"centre": False}), d1, SEED)
+    assert raw.registry.calibration == () and raw.registry.mean is None
 
 
 def test_update_topics_without_vectors_or_embedder_says_what_to_do() -> None:

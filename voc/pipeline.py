@@ -484,17 +484,17 @@ TREND_DAYS = 14  # days of daily counts a topic finding carries (digest sparklin
 
 
 def complaint_docs(store: Store, settings: Settings, since: dt.date, until: dt.date | None = None,
-                   exclude_assigned: bool = False) -> list[tuple[Any, str]]:
+                   exclude_assigned_before: dt.date | None = None) -> list[tuple[Any, str]]:
     """Complaints of the date range as (interaction, redacted text).
 
     Calls contribute their customer side; contacts the customer started (call, chat, ticket, e-mail) count
     unless they read as praise (sentiment >= ``sentiment.positive_threshold``); reviews count only when
     negative (below ``topics.review_max_score``). Texts shorter than ``topics.min_chars`` are skipped.
-    ``exclude_assigned`` drops items that already have a topic.
+    ``exclude_assigned_before`` drops items that had a topic before that night (the noise pool of a night).
     """
     items = store.interactions(since=since, until=until or since)
-    if exclude_assigned and items:
-        assigned = store.topic_assignments([i.id for i in items])
+    if exclude_assigned_before is not None and items:
+        assigned = store.assigned_before([i.id for i in items], exclude_assigned_before)
         items = [i for i in items if i.id not in assigned]
     scores = store.call_sentiments([i.id for i in items])
     calls = [i.id for i in items if i.channel.value == "call"]
@@ -598,7 +598,7 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
     pool: list[tuple[Any, str]] = []
     if settings.topics.pool_days:  # earlier nights' noise gets another chance to form a topic with tonight's
         pool = complaint_docs(store, settings, run_date - dt.timedelta(days=settings.topics.pool_days),
-                              run_date - dt.timedelta(days=1), exclude_assigned=True)
+                              run_date - dt.timedelta(days=1), exclude_assigned_before=run_date)
         docs = docs + pool
     (progress or _noop)("topics", 0, len(docs))
     new_vectors = 0

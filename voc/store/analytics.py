@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from voc.records import Finding, Route
 from voc.store.schema import (
@@ -144,13 +144,26 @@ class AnalyticsStore:
         Rows of earlier dates (documents from the noise pool that found a topic tonight) keep their own date.
         """
         with self.db.session() as s:
-            s.execute(delete(TopicAssignmentRow).where(TopicAssignmentRow.business_date == run_date))
+            s.execute(delete(TopicAssignmentRow).where((TopicAssignmentRow.business_date == run_date)
+                                                       | (TopicAssignmentRow.assigned_on == run_date)))
             ids = [r[0] for r in rows]
             for chunk in _chunks(ids):  # an item re-dated by reprocessing keeps one row
                 s.execute(delete(TopicAssignmentRow).where(TopicAssignmentRow.interaction_id.in_(list(chunk))))
             s.flush()
-            s.add_all(TopicAssignmentRow(interaction_id=i, topic_id=t, similarity=float(sim), business_date=d)
-                      for i, t, sim, d in rows)
+            s.add_all(TopicAssignmentRow(interaction_id=i, topic_id=t, similarity=float(sim), business_date=d,
+                                         assigned_on=run_date) for i, t, sim, d in rows)
+
+    def assigned_before(self, ids: Sequence[str], night: dt.date) -> set[str]:
+        """Which of ``ids`` already had a topic before ``night`` (assignments made on or after it do not count,
+        so a rerun of a night sees the same noise pool as its first run)."""
+        out: set[str] = set()
+        with self.db.session() as s:
+            for chunk in _chunks(list(ids)):
+                q = select(TopicAssignmentRow.interaction_id).where(
+                    TopicAssignmentRow.interaction_id.in_(list(chunk)),
+                    func.coalesce(TopicAssignmentRow.assigned_on, TopicAssignmentRow.business_date) < night)
+                out.update(s.scalars(q))
+        return out
 
     def topic_counts(self, since: dt.date, until: dt.date) -> list[tuple[str, dt.date]]:
         """(topic_id, business_date) per assigned interaction in the date range."""
@@ -158,6 +171,42 @@ class AnalyticsStore:
             TopicAssignmentRow.business_date >= since, TopicAssignmentRow.business_date <= until)
         with self.db.session() as s:
             return [(t, d) for t, d in s.execute(q)]
+
+    def add_topic_assignments(self, rows: Sequence[tuple[str, str, float, dt.date]]) -> None:
+        """Add or overwrite single assignments (``voc watch``), leaving the date's other rows alone.
+
+        The nightly topics stage later replaces the whole date with :meth:`replace_topic_assignments`.
+        """
+        with self.db.session() as s:
+            ids = [r[0] for r in rows]
+            for chunk in _chunks(ids):
+                s.execute(delete(TopicAssignmentRow).where(TopicAssignmentRow.interaction_id.in_(list(chunk))))
+            s.flush()
+            s.add_all(TopicAssignmentRow(interaction_id=i, topic_id=t, similarity=float(sim), business_date=d,
+                                         assigned_on=d) for i, t, sim, d in rows)
+
+    def topic_events(self, topic_id: str) -> list[dict[str, Any]]:
+        """History of one topic from topic_versions, oldest first: its own events and topics merged into it."""
+        q = (select(TopicVersionRow).where(TopicVersionRow.topic_id != REGISTRY_SNAPSHOT)
+             .where((TopicVersionRow.topic_id == topic_id) | (TopicVersionRow.event == "merged"))
+             .order_by(TopicVersionRow.run_date, TopicVersionRow.id))
+        with self.db.session() as s:
+            rows = [r for r in s.scalars(q)
+                    if r.topic_id == topic_id or (r.details or {}).get("other") == topic_id]
+            return [{"date": r.run_date.isoformat(), "event": r.event, "topic_id": r.topic_id,
+                     "other": (r.details or {}).get("other"), "size": r.size,
+                     "similarity": (r.details or {}).get("similarity"), "version": (r.details or {}).get("version")}
+                    for r in rows]
+
+    def latest_topic_finding(self, topic_id: str, kinds: Sequence[str] | None = None) -> Finding | None:
+        """The most recent finding about ``topic_id`` (any kind unless ``kinds``)."""
+        q = select(FindingRow).where(FindingRow.topic_id == topic_id)
+        if kinds is not None:
+            q = q.where(FindingRow.kind.in_(list(kinds)))
+        q = q.order_by(FindingRow.run_date.desc(), FindingRow.id).limit(1)
+        with self.db.session() as s:
+            row = s.scalars(q).first()
+            return _finding(row) if row else None
 
     def topic_assignments(self, ids: Sequence[str]) -> dict[str, tuple[str, float]]:
         out: dict[str, tuple[str, float]] = {}

@@ -231,6 +231,8 @@ class TopicAssignmentRow(Base):
     topic_id: Mapped[str] = mapped_column(String(16), index=True)
     similarity: Mapped[float] = mapped_column(Float)
     business_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    # the night that made this assignment (a complaint from the noise pool is assigned on a later night)
+    assigned_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
 
 
 class EmbeddingRow(Base):

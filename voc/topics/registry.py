@@ -36,6 +36,11 @@ MERGED = "merged"
 # two known topics this close merge. Centroids are means, so they sit closer together than single docs
 # do; calibrated with bench/topics (e5: see README). Used when update_topics gets no merge_threshold.
 DEFAULT_MERGE_MARGIN = 0.05
+# The centred join threshold is the median of the last this many nights' calibrations.
+CALIBRATION_NIGHTS = 30
+# Calibration samples per night: random groups, and documents scored against each group's centroid.
+NULL_GROUPS = 200
+NULL_PROBES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,9 @@ class Topic:
     version: int = 1  # +1 each run that moves the centroid, merges or relabels
     examples: tuple[str, ...] = ()
     embedder: str = ""
+    # Own join threshold in the registry's centred space (a percentile of the founding members' leave-one-out
+    # similarity, see TopicSettings.topic_percentile); None: only the registry's threshold applies.
+    threshold: float | None = None
 
     def unit_centroid(self) -> np.ndarray:
         c = np.asarray(self.centroid, dtype=np.float32)
@@ -87,6 +95,18 @@ class TopicRegistry:
     next_number: int = 1  # IDs are never reused: T0001, T0002, ...
     events: tuple[TopicEvent, ...] = ()
     embedder: str = ""  # centroids only compare within one embedding space
+    # Centred similarity space (see TopicSettings.centre): the running mean of every document vector this
+    # registry has seen and how many; centroids stay raw means, so cosines are taken after subtracting it.
+    mean: tuple[float, ...] | None = None
+    mean_count: int = 0
+    # Calibration of the centred space, one value a night (the last CALIBRATION_NIGHTS): the percentile
+    # TopicSettings.assign_percentile of documents' similarity to the centroid of a random group of
+    # min_cluster_size other documents, i.e. what a topic made of unrelated documents would score. The join
+    # threshold is their median. Empty: not calibrated, documents join by raw cosine >= assign_threshold.
+    calibration: tuple[float, ...] = ()
+    # Top principal directions of the centred vectors, projected out before cosines ("all-but-the-top";
+    # TopicSettings.remove_components), fixed on the first night the mean exists.
+    components: tuple[tuple[float, ...], ...] = ()
 
     def get(self, topic_id: str) -> Topic:
         for t in self.topics:
@@ -118,6 +138,10 @@ class TopicRegistry:
         return {
             "next_number": self.next_number,
             "embedder": self.embedder,
+            "mean": list(self.mean) if self.mean is not None else None,
+            "mean_count": self.mean_count,
+            "calibration": list(self.calibration),
+            "components": [list(c) for c in self.components],
             "topics": [{f.name: enc(getattr(t, f.name)) for f in dataclasses.fields(Topic)} for t in self.topics],
             "events": [{f.name: enc(getattr(e, f.name)) for f in dataclasses.fields(TopicEvent)} for e in self.events],
         }
@@ -141,7 +165,11 @@ class TopicRegistry:
             events = tuple(TopicEvent(**{**e, "date": dt.date.fromisoformat(e["date"])}) for e in data.get("events", []))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"topic registry data is malformed ({exc}); was it written by TopicRegistry.to_dict?") from exc
-        return cls(topics, int(data.get("next_number", 1)), events, str(data.get("embedder", "")))
+        mean = data.get("mean")  # absent in registries written before the centred space existed
+        return cls(topics, int(data.get("next_number", 1)), events, str(data.get("embedder", "")),
+                   tuple(float(v) for v in mean) if mean else None, int(data.get("mean_count", 0) or 0),
+                   tuple(float(v) for v in data.get("calibration") or ()),
+                   tuple(tuple(float(v) for v in c) for c in data.get("components") or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +214,70 @@ def _doc_vectors(
     return _unit(out)
 
 
+class _Space:
+    """Where cosines are taken: raw, or after subtracting the registry's mean (and its top components).
+
+    Contextual embedders are anisotropic: e5 puts any two Chinese texts at cosine 0.92-0.96, so a raw
+    threshold sits in a sliver of the scale and the mean of mixed documents (the global mean) is "similar"
+    to almost everything. Centring removes that common direction; centroids stay raw means (the mean of
+    centred vectors is the centred mean), so the mean can keep moving without rewriting them.
+    """
+
+    def __init__(self, mean: np.ndarray | None = None, components: np.ndarray | None = None) -> None:
+        self.mean = mean
+        self.components = components if components is not None and len(components) else None
+
+    @property
+    def centred(self) -> bool:
+        return self.mean is not None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Unit rows of ``x`` (raw vectors or raw centroids) in this space."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if self.mean is None:
+            return _unit(x)
+        x = x - self.mean
+        if self.components is not None:
+            x = x - (x @ self.components.T) @ self.components
+        return _unit(x)
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else 0.0
+
+
+def _null_threshold(vectors: np.ndarray, space: _Space, group: int, q: float, seed: int) -> float | None:
+    """The ``q`` percentile of documents' cosine to the centroid of ``group`` *random* other documents.
+
+    A random group is what a "topic" of unrelated complaints looks like; a document should be clearly
+    closer to a real topic than that. None when the night has too few documents to sample from.
+    """
+    n = len(vectors)
+    if n < group + 5:
+        return None
+    rng = np.random.default_rng(seed)
+    x = space(vectors)
+    sims = []
+    for _ in range(NULL_GROUPS):
+        pick = rng.permutation(n)
+        cent = space(vectors[pick[:group]].astype(np.float64).mean(axis=0))[0]
+        sims.append(x[pick[group : group + NULL_PROBES]] @ cent)
+    return _percentile(np.concatenate(sims), q)
+
+
+def _loo_similarity(members: np.ndarray, space: _Space) -> np.ndarray:
+    """Each member's cosine to the centroid of the *other* members (in ``space``).
+
+    A member is part of its own centroid, which flatters it in small clusters; tomorrow's documents are
+    not, so thresholds are calibrated on these leave-one-out similarities.
+    """
+    x = np.asarray(members, dtype=np.float64)
+    if len(x) < 2:
+        return np.ones(len(x))
+    others = (x.sum(axis=0, keepdims=True) - x) / (len(x) - 1)
+    return np.sum(space(x) * space(others), axis=1)
+
+
 def update_topics(
     registry: TopicRegistry,
     docs: Sequence[TopicDoc],
@@ -198,15 +290,28 @@ def update_topics(
 ) -> TopicRunResult:
     """Place one night's complaint docs into the registry and return the new registry.
 
-    1. each doc joins the most similar active topic when cosine(doc, centroid) >= ``assign_threshold``;
-    2. the rest is clustered with PCA + HDBSCAN; a cluster whose centroid is >= ``merge_threshold`` to a
-       known topic joins it, every other cluster becomes a new topic with the next never-used ID;
+    1. each doc joins the most similar active topic when cosine(doc, centroid) reaches the join threshold;
+    2. the rest is clustered with PCA + HDBSCAN; a cluster whose centroid is close enough to a known topic
+       joins it, every other cluster becomes a new topic with the next never-used ID;
     3. centroids move as running means; active topics that grew into each other merge (history kept).
+
+    Similarity space (``settings.centre``, on by default): the registry keeps the running mean of every
+    night's own document vectors, and cosines are taken after subtracting it (raw e5 cosines of any two
+    texts sit at 0.92-0.96, so the mean of mixed documents would otherwise be "similar" to everything). The
+    join threshold is calibrated, not configured: each night adds the ``settings.assign_percentile``
+    percentile of its documents' cosine to the centroid of ``min_cluster_size`` random other documents (what
+    a topic of unrelated complaints scores), and the median of the last ``CALIBRATION_NIGHTS`` values
+    (tonight's included) applies. A new cluster whose median leave-one-out cosine is below it is not a
+    topic (its docs stay unassigned, for ``pool_days`` to retry). Optional: a per-topic bar
+    (``settings.topic_percentile``) and all-but-the-top (``settings.remove_components``). Until a night has
+    ``min_cluster_size + 5`` own documents to calibrate on, and with ``centre`` off, raw cosine >= ``settings.assign_threshold`` decides, as before; a
+    registry written before the centred space existed seeds its mean from its topics' centroids.
+    Merging needs ``merge_threshold`` (or ``settings.merge_threshold``) if given, else the join threshold
+    plus ``DEFAULT_MERGE_MARGIN`` (raw) or halfway from the join threshold to 1 (centred).
 
     Docs without ``vector`` are embedded with ``embedder`` (through ``cache`` if given). Deterministic for
     the same registry, docs (in any order), settings and seed.
     """
-    merge_at = settings.assign_threshold + DEFAULT_MERGE_MARGIN if merge_threshold is None else merge_threshold
     docs = sorted(docs, key=lambda d: (d.date, d.interaction_id))
     vectors = _doc_vectors(docs, embedder, cache) if docs else np.zeros((0, 0), dtype=np.float32)
     emb_name = embedder.name if embedder is not None else registry.embedder
@@ -215,20 +320,68 @@ def update_topics(
             f"the registry's centroids come from {registry.embedder}, not {emb_name}: keep topics.embedder "
             "fixed, or start a new registry when changing it"
         )
+    n = len(docs)
+    if merge_threshold is None:
+        merge_threshold = settings.merge_threshold
+
+    # 0. the similarity space: running mean over every night's own documents (a registry written before the
+    # centred space existed starts from its topics' size-weighted centroids)
+    mean = np.asarray(registry.mean, dtype=np.float64) if registry.mean is not None else None
+    mean_count = registry.mean_count
+    if settings.centre and mean is None and registry.topics:
+        sized = [t for t in registry.topics if t.status == ACTIVE and t.size > 0]
+        if sized:
+            weights = np.asarray([t.size for t in sized], dtype=np.float64)
+            mean = (np.stack([np.asarray(t.centroid, dtype=np.float64) for t in sized]) * weights[:, None]).sum(0)
+            mean_count = int(weights.sum())
+            mean /= mean_count
+    # Only the night's own documents move the mean and calibrate: pooled documents of earlier nights were
+    # counted on their night, and a rerun of the night (whose pool may differ) must see the same space.
+    own_rows = [i for i, d in enumerate(docs) if d.date == run_date] or list(range(n))
+    if settings.centre and own_rows:
+        total = vectors[own_rows].astype(np.float64).sum(axis=0)
+        mean = (total / len(own_rows) if mean is None
+                else (mean * mean_count + total) / (mean_count + len(own_rows)))
+        mean_count += len(own_rows)
+    pool = list(registry.calibration) if settings.centre else []
+    components = np.asarray(registry.components, dtype=np.float64) if registry.components else None
+    if settings.centre and mean is not None and components is None and settings.remove_components \
+            and len(own_rows) > 2 * settings.remove_components:
+        _u, _s, vt = np.linalg.svd(vectors[own_rows].astype(np.float64) - mean, full_matrices=False)
+        components = vt[: settings.remove_components]
+    if settings.centre and mean is not None:
+        null = _null_threshold(vectors[own_rows], _Space(mean, components), settings.min_cluster_size,
+                               settings.assign_percentile, seed)
+        if null is not None:
+            pool = [*pool, round(null, 4)][-CALIBRATION_NIGHTS:]
+    threshold = float(np.median(pool)) if pool else None
+    space = _Space(mean, components) if threshold is not None else _Space()
+
+    def join_threshold(t: Topic) -> float:
+        if not space.centred:
+            return settings.assign_threshold
+        return max(threshold, t.threshold) if t.threshold is not None else threshold
+
+    def merge_at() -> float:
+        if merge_threshold is not None:
+            return merge_threshold
+        if space.centred:
+            return threshold + (1.0 - threshold) / 2
+        return settings.assign_threshold + DEFAULT_MERGE_MARGIN
 
     topics = {t.id: t for t in registry.topics}
     active = [t for t in registry.topics if t.status == ACTIVE]
-    n = len(docs)
     owner: list[str | None] = [None] * n
     sims = np.zeros(n, dtype=np.float32)
 
     # 1. assignment to known topics
     if active and n:
-        cents = np.stack([t.unit_centroid() for t in active])
-        sim = vectors @ cents.T
+        cents = space(np.stack([np.asarray(t.centroid, dtype=np.float64) for t in active]))
+        sim = space(vectors) @ cents.T
         best = np.argmax(sim, axis=1)
+        limits = np.asarray([join_threshold(t) for t in active])
         for i in range(n):
-            if sim[i, best[i]] >= settings.assign_threshold:
+            if sim[i, best[i]] >= limits[best[i]]:
                 owner[i] = active[best[i]].id
                 sims[i] = sim[i, best[i]]
     n_assigned_known = sum(o is not None for o in owner)
@@ -239,12 +392,15 @@ def update_topics(
     if clusters is not None and clusters.n_clusters == 0 and len(residue) >= settings.min_cluster_size:
         # HDBSCAN never returns its root as a cluster, so a night whose residue is one new theme would find
         # nothing. Retry allowing one cluster, and keep it only if it is cohesive enough that its own
-        # members would join it tomorrow (median similarity to its centroid >= assign_threshold).
+        # members would join it tomorrow (median similarity to its centroid >= the join threshold).
         single = cluster_vectors(vectors[residue], settings, seed, allow_single_cluster=True)
         if single.n_clusters == 1:
             members = vectors[residue][single.labels == 0]
-            cohesion = float(np.median(members @ _unit(centroid_of(members)[None, :])[0]))
-            if cohesion >= settings.assign_threshold:
+            if space.centred:  # leave-one-out, like the calibration
+                cohesion = float(np.median(_loo_similarity(members, space)))
+            else:
+                cohesion = float(np.median(space(members) @ space(centroid_of(members))[0]))
+            if cohesion >= (threshold if space.centred else settings.assign_threshold):
                 clusters = single
             log.debug("single-cluster fallback: cohesion %.3f (%s)", cohesion,
                       "kept" if clusters is single else "dropped")
@@ -255,6 +411,7 @@ def update_topics(
     next_number = registry.next_number
     new_ids: list[str] = []
     absorbed = 0
+    rejected = 0
     if clusters is not None and clusters.n_clusters:
         by_cluster = group_indices(list(clusters.labels))
         # Largest first, ties by first doc: IDs do not depend on HDBSCAN's label numbering.
@@ -271,33 +428,45 @@ def update_topics(
         for c in order:
             members = [residue[j] for j in by_cluster[c]]
             cent = centroid_of(vectors[members])
-            ucent = cent / (np.linalg.norm(cent) or 1.0)
+            ucent = space(cent)[0]
+            member_sim = space(vectors[members]) @ ucent
             live = [t for t in topics.values() if t.status == ACTIVE]
             best_t, best_s = None, -1.0
             for t in live:
-                s = float(t.unit_centroid() @ ucent)
+                s = float(space(np.asarray(t.centroid))[0] @ ucent)
                 if s > best_s:
                     best_t, best_s = t, s
-            if best_t is not None and best_s >= merge_at:
+            if best_t is not None and best_s >= merge_at():
                 absorbed += 1
                 events.append(TopicEvent(run_date, "absorbed", best_t.id, None, len(members), round(best_s, 4),
                                          best_t.version))
+                ubest = space(np.asarray(best_t.centroid))[0]
                 for i in members:
                     owner[i] = best_t.id
-                    sims[i] = float(vectors[i] @ best_t.unit_centroid())
+                    sims[i] = float(space(vectors[i])[0] @ ubest)
                 continue
             tid = f"T{next_number:04d}"
             next_number += 1
             kws = tuple(keywords.get(("new", c), []))
+            own = None
+            if space.centred:
+                # A cluster whose members are no closer to each other than to a random group is not a
+                # topic (HDBSCAN on a small night often glues themes together): its docs stay unassigned.
+                loo_sim = _loo_similarity(vectors[members], space)
+                if float(np.median(loo_sim)) < threshold:
+                    rejected += 1
+                    continue
+                if settings.topic_percentile is not None:
+                    own = round(_percentile(loo_sim, settings.topic_percentile), 4)
             topics[tid] = Topic(
                 id=tid, label=topic_label(kws), keywords=kws, centroid=(0.0,) * vectors.shape[1], size=0,
-                created=run_date, last_seen=run_date, examples=(), embedder=emb_name, version=0,
+                created=run_date, last_seen=run_date, examples=(), embedder=emb_name, version=0, threshold=own,
             )
             new_ids.append(tid)
             events.append(TopicEvent(run_date, "created", tid, None, len(members), None, 1))
-            for i in members:
+            for k, i in enumerate(members):
                 owner[i] = tid
-                sims[i] = float(vectors[i] @ ucent)
+                sims[i] = float(member_sim[k])
 
     # 3. running-mean centroids, sizes, examples
     members_of = group_indices(owner)
@@ -307,12 +476,13 @@ def update_topics(
             continue
         t = topics[tid]
         old = np.asarray(t.centroid, dtype=np.float64)
-        total = t.size + len(idx)
-        cent = (old * t.size + vectors[idx].astype(np.float64).sum(axis=0)) / total
-        ex = tuple(representative_texts([docs[i].text for i in idx], vectors[idx], cent, settings.examples))
+        total_n = t.size + len(idx)
+        cent = (old * t.size + vectors[idx].astype(np.float64).sum(axis=0)) / total_n
+        ex = tuple(representative_texts([docs[i].text for i in idx], space(vectors[idx]), space(cent)[0],
+                                        settings.examples))
         examples_today[tid] = ex
         topics[tid] = dataclasses.replace(
-            t, centroid=tuple(float(v) for v in cent), size=total, last_seen=run_date, version=t.version + 1,
+            t, centroid=tuple(float(v) for v in cent), size=total_n, last_seen=run_date, version=t.version + 1,
             examples=ex if tid in new_ids or not t.examples else t.examples,
         )
         if tid not in new_ids:
@@ -323,10 +493,15 @@ def update_topics(
     while changed:
         changed = False
         live = sorted((t for t in topics.values() if t.status == ACTIVE), key=lambda t: (-t.size, t.id))
+        if len(live) < 2:
+            break
+        units = space(np.stack([np.asarray(t.centroid, dtype=np.float64) for t in live]))
+        pair = units @ units.T
         for a_i, a in enumerate(live):
-            for b in live[a_i + 1 :]:
-                s = float(a.unit_centroid() @ b.unit_centroid())
-                if s >= merge_at:
+            for b_i in range(a_i + 1, len(live)):
+                b = live[b_i]
+                s = float(pair[a_i, b_i])
+                if s >= merge_at():
                     cent = (np.asarray(a.centroid) * a.size + np.asarray(b.centroid) * b.size) / (a.size + b.size)
                     topics[a.id] = dataclasses.replace(
                         a, centroid=tuple(float(v) for v in cent), size=a.size + b.size, version=a.version + 1,
@@ -340,8 +515,12 @@ def update_topics(
             if changed:
                 break
     # Docs of a topic merged tonight belong to its survivor.
-    final = TopicRegistry(tuple(sorted(topics.values(), key=lambda t: t.id)), next_number, tuple(events),
-                          registry.embedder or emb_name)
+    final = TopicRegistry(
+        tuple(sorted(topics.values(), key=lambda t: t.id)), next_number, tuple(events), registry.embedder or emb_name,
+        tuple(float(v) for v in mean) if mean is not None else None, mean_count,
+        tuple(pool),
+        tuple(tuple(float(v) for v in c) for c in components) if components is not None else (),
+    )
     assignments: list[TopicAssignment] = []
     unassigned: list[str] = []
     counts: dict[str, int] = {}
@@ -363,13 +542,15 @@ def update_topics(
         "clusters": clusters.n_clusters if clusters else 0,
         "new_topics": len(new_ids),
         "absorbed_clusters": absorbed,
+        "rejected_clusters": rejected,
         "merged_topics": merged,
         "unassigned": len(unassigned),
         "noise_share_residue": round(clusters.noise_share, 4) if clusters else 0.0,
         "options": {
             "embedder": emb_name,
-            "assign_threshold": settings.assign_threshold,
-            "merge_threshold": merge_at,
+            "space": "centred" if space.centred else "raw",
+            "assign_threshold": round(float(threshold), 4) if space.centred else settings.assign_threshold,
+            "merge_threshold": round(float(merge_at()), 4),
             "reduce_dim": settings.reduce_dim,
             "min_cluster_size": settings.min_cluster_size,
             "min_samples": settings.min_samples,
