@@ -172,10 +172,13 @@ class AnalyticsStore:
         with self.db.session() as s:
             return [(t, d) for t, d in s.execute(q)]
 
-    def add_topic_assignments(self, rows: Sequence[tuple[str, str, float, dt.date]]) -> None:
+    def add_topic_assignments(self, rows: Sequence[tuple[str, str, float, dt.date]],
+                              assigned_on: dt.date | None = None) -> None:
         """Add or overwrite single assignments (``voc watch``), leaving the date's other rows alone.
 
         The nightly topics stage later replaces the whole date with :meth:`replace_topic_assignments`.
+        ``assigned_on`` (default: each row's business date) is the night the row counts for: ``voc watch`` passes
+        its own day, so a late complaint of a night already run is still in the next night's noise pool.
         """
         with self.db.session() as s:
             ids = [r[0] for r in rows]
@@ -183,7 +186,7 @@ class AnalyticsStore:
                 s.execute(delete(TopicAssignmentRow).where(TopicAssignmentRow.interaction_id.in_(list(chunk))))
             s.flush()
             s.add_all(TopicAssignmentRow(interaction_id=i, topic_id=t, similarity=float(sim), business_date=d,
-                                         assigned_on=d) for i, t, sim, d in rows)
+                                         assigned_on=assigned_on or d) for i, t, sim, d in rows)
 
     def topic_events(self, topic_id: str) -> list[dict[str, Any]]:
         """History of one topic from topic_versions, oldest first: its own events and topics merged into it."""
