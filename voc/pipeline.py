@@ -542,6 +542,21 @@ def _topic_finding(kind: str, run_date: dt.date, topic_id: str, label: str, memb
                    count=len(members), examples=tuple(examples), interaction_ids=tuple(members), details=details)
 
 
+def _tonight_labels(docs: Sequence[tuple[Any, str]], run_date: dt.date, members: dict[str, list[str]]) -> dict[str, str]:
+    """Label each topic by what its complaints of tonight say (c-TF-IDF against tonight's other complaints): a
+    topic's own label comes from the night it was created and may not describe tonight's news."""
+    from voc.topics.clustering import NOISE, label_clusters, topic_label
+    from voc.topics.tokens import tokenize_many
+
+    tonight = [(i, t) for i, t in docs if i.business_date == run_date]
+    topic_of = {iid: tid for tid, ids in members.items() for iid in ids}
+    groups = [topic_of.get(i.id, NOISE) for i, _t in tonight]
+    if not tonight or all(g == NOISE for g in groups):
+        return {}
+    keywords = label_clusters(tokenize_many([t for _i, t in tonight]), groups, top_n=3)
+    return {tid: topic_label(kws) for tid, kws in keywords.items() if kws}
+
+
 def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, docs: Sequence[tuple[Any, str]],
                          members: dict[str, list[str]], topic_findings: list[Any], labels: dict[str, str]) -> list[Any]:
     """Bursting terms of the night as findings; a burst inside an emerging topic is folded into that finding."""
@@ -632,14 +647,15 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
         if dates[a.interaction_id] == run_date:
             members.setdefault(a.topic_id, []).append(a.interaction_id)
     counts_today = {tid: len(ids) for tid, ids in members.items()}
+    tonight_label = _tonight_labels(docs, run_date, members)
     findings = []
     for e in flagged:
-        summary = (f"new topic: {e.count} complaints today" if e.kind == "new" else
-                   f"spike: {e.count} complaints today vs {e.baseline:.1f}/day over {e.history_days} days "
-                   f"(x{e.growth:.1f}, z {e.z:.1f})")
+        summary = (f"{e.topic_id} «{e.label}»: new topic, {e.count} complaints today" if e.kind == "new" else
+                   f"{e.topic_id} «{e.label}»: spike, {e.count} complaints today vs {e.baseline:.1f}/day over "
+                   f"{e.history_days} days (x{e.growth:.1f}, z {e.z:.1f})")
         findings.append(_topic_finding(
             "emerging_topic", run_date, e.topic_id, e.label, members.get(e.topic_id, []), e.examples,
-            f"{e.label}", summary,
+            tonight_label.get(e.topic_id, e.label), summary,
             {"kind": e.kind, "count": e.count, "baseline": e.baseline, "ratio": e.growth,
              "growth": "new" if e.kind == "new" else round(e.growth - 1.0, 3), "z": e.z,
              "p_value": e.p_value, "first_seen": e.first_seen.isoformat(),
@@ -650,9 +666,17 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
     for tid, n in trend:
         findings.append(_topic_finding(
             "topic_trend", run_date, tid, labels.get(tid, tid), members.get(tid, []), result.examples_today.get(tid, ()),
-            labels.get(tid, tid), f"{n} complaints today", {"count": n, "keywords": list(final.get(tid).keywords)}))
+            tonight_label.get(tid, labels.get(tid, tid)), f"{tid} «{labels.get(tid, tid)}»: {n} complaints today",
+            {"count": n, "keywords": list(final.get(tid).keywords)}))
     bursts = _term_burst_findings(store, settings, run_date, docs, members, findings, labels)
     findings += bursts
+    for k, f in enumerate(findings):
+        if f.topic_id:
+            f.details["topic_label"] = labels.get(f.topic_id, "")
+        terms = f.details.get("burst_terms")
+        if terms:  # the words that burst tonight say best what is new
+            head = "/".join(list(dict.fromkeys(terms))[:4])
+            findings[k] = replace(f, title=head if head in f.title else f"{head} · {f.title}")
     for f in findings:  # daily counts of the last two weeks, for the digests' sparkline
         if f.topic_id:
             f.details["trend"] = [per_day.get(f.topic_id, {}).get(run_date - dt.timedelta(days=k), 0)
