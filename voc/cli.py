@@ -1079,10 +1079,13 @@ def _review_queue(s=None):
     return store, ReviewQueue(store.db, s.qa.claim_lease_minutes)
 
 
-def _qa_item_dict(item, machine: dict[str, Any] | None = None) -> dict[str, Any]:
+def _qa_item_dict(item, machine: dict[str, Any] | None = None, lease_minutes: float | None = None) -> dict[str, Any]:
+    claimed = item.claimed_at.replace(tzinfo=item.claimed_at.tzinfo or dt.UTC) if item.claimed_at else None
+    expired = (item.status == "claimed" and claimed is not None and lease_minutes is not None
+               and dt.datetime.now(dt.UTC) - claimed > dt.timedelta(minutes=lease_minutes))
     return {"id": item.id, "interaction_id": item.interaction_id, "queue": item.queue, "status": item.status,
             "reasons": list(item.reasons), "priority": round(item.priority, 3), "assignee": item.assignee,
-            "claimed_at": item.claimed_at.isoformat() if item.claimed_at else None,
+            "claimed_at": claimed.isoformat() if claimed else None, "lease_expired": expired,
             "machine_score": machine["score"] if machine else None, "score_override": item.score_override,
             "comment": item.comment, "appeal_reason": item.appeal_reason, "history": list(item.history),
             "created_at": item.created_at.isoformat() if item.created_at else None}
@@ -1195,7 +1198,7 @@ def qa_list(
     store, q = _review_queue()
     items = q.items(status=status, queue=queue, reason=reason, limit=limit)
     machine = {r["interaction_id"]: r for r in store.qa_results([i.interaction_id for i in items])} if items else {}
-    rows = [_qa_item_dict(i, machine.get(i.interaction_id)) for i in items]
+    rows = [_qa_item_dict(i, machine.get(i.interaction_id), q.lease_minutes) for i in items]
     if json_out:
         emit_json([{k: v for k, v in r.items() if k != "history"} for r in rows])
         return
@@ -1203,7 +1206,7 @@ def qa_list(
     for r in rows:
         table.add_row(str(r["id"]), r["interaction_id"], r["queue"], r["status"],
                       "" if r["machine_score"] is None else f"{r['machine_score']:.0f}", ", ".join(r["reasons"]),
-                      r["assignee"] or "", f"{r['priority']:.1f}")
+                      (r["assignee"] or "") + (" (lease expired)" if r["lease_expired"] else ""), f"{r['priority']:.1f}")
     out.print(table)
 
 
@@ -1216,7 +1219,7 @@ def qa_show(
     store, q = _review_queue()
     item = _qa_item(q, store, ref)
     res = store.qa_results([item.interaction_id])
-    d = _qa_item_dict(item, res[0] if res else None)
+    d = _qa_item_dict(item, res[0] if res else None, q.lease_minutes)
     d["rules"] = [{"rule": o.get("rule_id"), "name": o.get("name"), "passed": o.get("passed"), "weight": o.get("weight"),
                    "detail": o.get("detail"), "evidence": o.get("evidence") or []} for o in (res[0]["outcomes"] if res else [])]
     if json_out:
@@ -1263,6 +1266,16 @@ def qa_claim(
         emit_json(_qa_item_dict(item))
         return
     _qa_act(q.claim, _qa_item(q, store, ref).id, reviewer)
+
+
+@qa_app.command("release")
+def qa_release(
+    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
+) -> None:
+    """Give a claimed item back to the queue."""
+    store, q = _review_queue()
+    _qa_act(q.release, _qa_item(q, store, ref).id, reviewer)
 
 
 @qa_app.command("resolve")

@@ -1,8 +1,12 @@
-"""The QA review queue: enqueue, claim, resolve, appeal — safe when reviewers race.
+"""The QA review queue: enqueue, claim, resolve, appeal, calibration — safe when reviewers race.
 
-Claims are compare-and-set updates (``... WHERE status = 'open'``), so two reviewers can never
-hold the same item; on PostgreSQL ``claim_next`` also picks with ``FOR UPDATE SKIP LOCKED`` so
-concurrent reviewers get different items without waiting on each other.
+Claims are compare-and-set updates (``... WHERE status = 'open' OR <lease expired>``), so two
+reviewers can never hold the same item; on PostgreSQL ``claim_next`` also picks with
+``FOR UPDATE SKIP LOCKED`` so concurrent reviewers get different items without waiting on each other.
+
+Leases: a claim older than ``lease_minutes`` (setting ``qa.claim_lease_minutes``) is open again for
+``claim``/``claim_next`` — checked in the same compare-and-set condition, so no background job is
+needed. Until someone else takes it over, the original reviewer may still resolve or release it.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from voc.store.db import Database
-from voc.store.schema import QAReviewRow, utcnow
+from voc.store.schema import QAResultRow, QAReviewRow, utcnow
 
 OPEN, CLAIMED, RESOLVED, APPEALED, CLOSED = "open", "claimed", "resolved", "appealed", "closed"
 
@@ -38,12 +42,13 @@ class ReviewItem:
     appeal_reason: str | None
     history: tuple[dict[str, Any], ...]
     created_at: dt.datetime
+    claimed_at: dt.datetime | None = None
 
 
 def _item(row: QAReviewRow) -> ReviewItem:
     return ReviewItem(row.id, row.interaction_id, row.queue, tuple(row.reasons or ()), row.priority, row.status,
                       row.assignee, row.score_override, row.comment, row.appeal_reason, tuple(row.history or ()),
-                      row.created_at)
+                      row.created_at, row.claimed_at)
 
 
 def _event(action: str, who: str | None, **extra: Any) -> dict[str, Any]:
@@ -51,8 +56,25 @@ def _event(action: str, who: str | None, **extra: Any) -> dict[str, Any]:
 
 
 class ReviewQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease_minutes: float = 30.0) -> None:
+        if lease_minutes <= 0:
+            raise ValueError(f"lease_minutes must be positive, got {lease_minutes}")
         self.db = db
+        self.lease_minutes = lease_minutes
+
+    def _claimable(self):
+        """Open, or claimed longer ago than the lease (SQL condition; evaluated at the update)."""
+        cutoff = utcnow() - dt.timedelta(minutes=self.lease_minutes)
+        return or_(QAReviewRow.status == OPEN,
+                   and_(QAReviewRow.status == CLAIMED, QAReviewRow.claimed_at.is_not(None),
+                        QAReviewRow.claimed_at < cutoff))
+
+    def _claimed(self, s, item_id: int, reviewer: str, before: tuple[str, str | None]) -> ReviewItem:
+        row = s.get(QAReviewRow, item_id)
+        s.refresh(row)
+        extra = {"lease_expired_for": before[1]} if before[0] == CLAIMED and before[1] else {}
+        row.history = [*row.history, _event("claimed", reviewer, **extra)]
+        return _item(row)
 
     def enqueue(self, interaction_id: str, queue: str, reasons: Sequence[str], priority: float) -> str:
         """Add or refresh an item. Items already claimed or reviewed keep their state."""
@@ -100,45 +122,45 @@ class ReviewQueue:
         return rows[:limit]
 
     def claim(self, item_id: int, reviewer: str) -> ReviewItem:
+        """Claim one item: it must be open, or claimed with an expired lease (then ``reviewer`` takes it over)."""
         with self.db.session() as s:
+            before = s.execute(select(QAReviewRow.status, QAReviewRow.assignee).where(QAReviewRow.id == item_id)).first()
+            if before is None:
+                raise ReviewError(f"review item {item_id} does not exist")
             res = s.execute(
                 update(QAReviewRow)
-                .where(QAReviewRow.id == item_id, QAReviewRow.status == OPEN)
+                .where(QAReviewRow.id == item_id, self._claimable())
                 .values(status=CLAIMED, assignee=reviewer, claimed_at=utcnow())
+                .execution_options(synchronize_session=False)
             )
             if res.rowcount != 1:
                 row = s.get(QAReviewRow, item_id)
-                if row is None:
-                    raise ReviewError(f"review item {item_id} does not exist")
+                s.refresh(row)
                 raise ReviewError(f"review item {item_id} is {row.status}" + (f" by {row.assignee}" if row.assignee else ""))
-            row = s.get(QAReviewRow, item_id)
-            s.refresh(row)
-            row.history = [*row.history, _event("claimed", reviewer)]
-            return _item(row)
+            return self._claimed(s, item_id, reviewer, (before[0], before[1]))
 
     def claim_next(self, reviewer: str, queue: str | None = None) -> ReviewItem | None:
         """Claim the highest-priority open item (None when the queue is empty)."""
         for _ in range(20):  # lost races on SQLite just retry with the next item
             with self.db.session() as s:
-                q = select(QAReviewRow.id).where(QAReviewRow.status == OPEN)
+                q = select(QAReviewRow.id, QAReviewRow.status, QAReviewRow.assignee).where(self._claimable())
                 if queue:
                     q = q.where(QAReviewRow.queue == queue)
                 q = q.order_by(QAReviewRow.priority.desc(), QAReviewRow.id).limit(1)
                 if self.db.dialect == "postgresql":
                     q = q.with_for_update(skip_locked=True)
-                item_id = s.scalar(q)
-                if item_id is None:
+                picked = s.execute(q).first()
+                if picked is None:
                     return None
+                item_id = picked[0]
                 res = s.execute(
                     update(QAReviewRow)
-                    .where(QAReviewRow.id == item_id, QAReviewRow.status == OPEN)
+                    .where(QAReviewRow.id == item_id, self._claimable())
                     .values(status=CLAIMED, assignee=reviewer, claimed_at=utcnow())
+                    .execution_options(synchronize_session=False)
                 )
                 if res.rowcount == 1:
-                    row = s.get(QAReviewRow, item_id)
-                    s.refresh(row)
-                    row.history = [*row.history, _event("claimed", reviewer)]
-                    return _item(row)
+                    return self._claimed(s, item_id, reviewer, (picked[1], picked[2]))
         return None
 
     def _transition(self, item_id: int, who: str, allowed: set[str], action: str, *, must_own: bool,
@@ -200,3 +222,101 @@ class ReviewQueue:
         if comment:
             changes["comment"] = comment
         return self._transition(item_id, supervisor, {APPEALED}, "appeal decided", must_own=False, **changes)
+
+    # ---- calibration -------------------------------------------------------------------------
+
+    def calibration(self, *, pass_mark: float = 70.0, tolerance: float = 5.0,
+                    queue: str | None = None) -> CalibrationReport:
+        """How reviewers compare with the machine score and, after appeals, with each other.
+
+        Reviewer vs machine: each first review (the ``resolved`` event) of an item with a machine score;
+        an override counts when the reviewer gave a score, ``mean_abs_diff`` is |override - machine| over
+        those overrides. Reviewer vs reviewer: items whose appeal was decided; the second reviewer's score
+        (or the first one's when the appeal kept it) against the first reviewer's (or the machine's when
+        the first reviewer did not override). ``agreement`` = share within ``tolerance`` points,
+        ``same_verdict`` = share on the same side of ``pass_mark``.
+        """
+        q = select(QAReviewRow, QAResultRow.score).outerjoin(
+            QAResultRow, QAResultRow.interaction_id == QAReviewRow.interaction_id
+        ).where(QAReviewRow.status.in_([RESOLVED, APPEALED, CLOSED]))
+        if queue:
+            q = q.where(QAReviewRow.queue == queue)
+        per: dict[str, list[float | None]] = {}  # reviewer -> [override-diff or None per review]
+        pairs: list[tuple[str, str, float, float]] = []
+        with self.db.session() as s:
+            rows = [(r, machine) for r, machine in s.execute(q)]
+        for row, machine in rows:
+            first = next((h for h in row.history or () if h.get("action") == "resolved"), None)
+            if first is None:
+                continue
+            first_score = first.get("score_override")
+            if machine is not None:
+                per.setdefault(first.get("by") or "?", []).append(
+                    abs(first_score - machine) if first_score is not None else None)
+            decided = next((h for h in reversed(row.history or ()) if h.get("action") == "appeal decided"), None)
+            if decided is None:
+                continue
+            a = first_score if first_score is not None else machine
+            if a is None:
+                continue
+            b = decided.get("score_override")
+            pairs.append((first.get("by") or "?", decided.get("by") or "?", a, b if b is not None else a))
+
+        def stats(diffs: list[float | None]) -> ReviewerCalibration:
+            over = [d for d in diffs if d is not None]
+            return ReviewerCalibration(len(diffs), len(over), round(len(over) / len(diffs), 3) if diffs else 0.0,
+                                       round(sum(over) / len(over), 2) if over else None)
+
+        everyone = [d for ds in per.values() for d in ds]
+        diffs = [abs(a - b) for _, _, a, b in pairs]
+        by_pair: dict[tuple[str, str], list[float]] = {}
+        for first_by, second_by, a, b in pairs:
+            by_pair.setdefault((first_by, second_by), []).append(abs(a - b))
+        rr = ReviewerAgreement(
+            pairs=len(pairs),
+            mean_abs_diff=round(sum(diffs) / len(diffs), 2) if diffs else None,
+            agreement=round(sum(d <= tolerance for d in diffs) / len(diffs), 3) if diffs else None,
+            same_verdict=round(sum((a >= pass_mark) == (b >= pass_mark) for _, _, a, b in pairs) / len(pairs), 3)
+            if pairs else None,
+            tolerance=tolerance,
+            by_pair=tuple({"first": f, "second": sec, "n": len(ds), "mean_abs_diff": round(sum(ds) / len(ds), 2)}
+                          for (f, sec), ds in sorted(by_pair.items())),
+        )
+        return CalibrationReport(stats(everyone), {k: stats(v) for k, v in sorted(per.items())}, rr)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerCalibration:
+    """One reviewer (or everyone) against the machine score."""
+
+    reviewed: int  # first reviews of items that have a machine score
+    overrides: int  # of those, how many gave their own score
+    override_share: float
+    mean_abs_diff: float | None  # mean |override - machine score| over the overrides
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerAgreement:
+    """First reviewer against the second review of appealed items."""
+
+    pairs: int
+    mean_abs_diff: float | None
+    agreement: float | None  # share of pairs within ``tolerance`` points
+    same_verdict: float | None  # share of pairs on the same side of the pass mark
+    tolerance: float
+    by_pair: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReport:
+    reviewer_vs_machine: ReviewerCalibration
+    by_reviewer: dict[str, ReviewerCalibration]
+    reviewer_vs_reviewer: ReviewerAgreement
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"reviewer_vs_machine": asdict(self.reviewer_vs_machine),
+                "by_reviewer": {k: asdict(v) for k, v in self.by_reviewer.items()},
+                "reviewer_vs_reviewer": {**asdict(self.reviewer_vs_reviewer),
+                                         "by_pair": list(self.reviewer_vs_reviewer.by_pair)}}

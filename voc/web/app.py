@@ -121,7 +121,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     own_store = store is None
     store = store or Store.open(settings.db_url)
     users = Users(store.db)
-    queue = ReviewQueue(store.db)
+    queue = ReviewQueue(store.db, settings.qa.claim_lease_minutes)
     exports_dir = Path(settings.exports_dir)
 
     @asynccontextmanager
