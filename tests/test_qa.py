@@ -112,6 +112,13 @@ def test_polite_question_is_not_forbidden(retail):
     assert outcome(score(lines, retail), "forbidden_phrases").passed
 
 
+def test_polite_question_misheard_as_homophone_is_still_excused(retail):
+    lines = CLEAN[:6] + [(A, 36.5, 39.0, "不知到您还有没有其他问题？您看这样可以吗？")] + CLEAN[7:]
+    assert outcome(score(lines, retail), "forbidden_phrases").passed
+    rude = CLEAN[:6] + [(A, 36.5, 39.0, "不知到，你自己去查。")] + CLEAN[7:]
+    assert not outcome(score(rude, retail), "forbidden_phrases").passed
+
+
 def test_forbidden_phrase_heard_as_homophone_still_fires(retail):
     lines = CLEAN[:5] + [(A, 30.0, 34.0, "这不规我管。")] + CLEAN[6:]
     rule = outcome(score(lines, retail), "forbidden_phrases")

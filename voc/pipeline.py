@@ -561,7 +561,7 @@ def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, do
                          members: dict[str, list[str]], topic_findings: list[Any], labels: dict[str, str]) -> list[Any]:
     """Bursting terms of the night as findings; a burst inside an emerging topic is folded into that finding."""
     from voc.records import Finding
-    from voc.topics.bursts import detect_term_bursts
+    from voc.topics.bursts import detect_term_bursts, dominant_topic
     from voc.topics.tokens import tokenize_many
 
     tonight = [(i, t) for i, t in docs if i.business_date == run_date]
@@ -577,12 +577,7 @@ def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, do
     topic_of = {iid: tid for tid, ids in members.items() for iid in ids}
     out = []
     for b in detect_term_bursts(today, history, run_date, settings.topics):
-        votes: dict[str, int] = {}
-        for iid in b.doc_ids:
-            if iid in topic_of:
-                votes[topic_of[iid]] = votes.get(topic_of[iid], 0) + 1
-        main = max(sorted(votes), key=lambda k: votes[k]) if votes else None
-        topic_id = main if main is not None and votes[main] * 2 >= b.count else None
+        topic_id = dominant_topic(b.doc_ids, topic_of)
         folded = next((f for f in topic_findings if f.kind == "emerging_topic" and f.topic_id == topic_id
                        and len(set(f.interaction_ids) & set(b.doc_ids)) * 2 >= b.count), None)
         if folded is not None:

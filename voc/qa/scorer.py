@@ -225,12 +225,30 @@ def _order(script: Script, first_hits: dict[str, int], call: _Call) -> RuleOutco
                        f"{len(seq)} of {len(script.order)} ordered steps found, in order")
 
 
+_CJK = r"[\u4e00-\u9fff]"
+_ALTERNATION = re.compile(rf"({_CJK}*)\(((?:{_CJK}+\|)*{_CJK}+)\)({_CJK}*)")
+
+
+def _literals(pattern: str) -> list[str]:
+    """The texts a simple exception pattern stands for: ``不知道`` or ``不知道(您|你|是否)``; [] for other regexes."""
+    if re.fullmatch(f"{_CJK}{{2,}}", pattern):
+        return [pattern]
+    m = _ALTERNATION.fullmatch(pattern)
+    return [m.group(1) + alt + m.group(3) for alt in m.group(2).split("|")] if m else []
+
+
 def _forbidden(rule: Forbidden, call: _Call, fuzzy: bool) -> RuleOutcome:
     evidence: list[dict[str, Any]] = []
     for u in call.agent:
         norm, offsets = normalise(u.text)
         for entry in rule.entries:
             excused = [(m.start(), m.end()) for p in entry.unless for m in re.finditer(p, u.text)]
+            if fuzzy and entry.fuzzy:  # an exception misheard like the phrase itself still excuses it
+                for p in entry.unless:
+                    for literal in _literals(getattr(p, "pattern", p)):
+                        hit = pinyin.search(literal, u.text, 1.0)
+                        if hit:
+                            excused.append((hit.start, hit.end))
             needle = normalise(entry.text)[0]
             spans = [(offsets[m.start()], offsets[m.start() + len(needle) - 1] + 1, "exact", 1.0)
                      for m in re.finditer(re.escape(needle), norm)] if needle else []

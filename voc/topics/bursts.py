@@ -108,3 +108,12 @@ def detect_term_bursts(
         out.append(TermBurst(tuple(group), run_date, len(members), round(lam, 3), round(growth, 3), round(z, 3), p,
                              tuple(members), len(days)))
     return sorted(out, key=lambda b: (-b.z, b.terms))
+
+
+def dominant_topic(doc_ids: Sequence[str], topic_of: Mapping[str, str]) -> str | None:
+    """The topic holding at least half of a burst's documents (ties: smallest id), else None."""
+    votes: Counter[str] = Counter(topic_of[d] for d in doc_ids if d in topic_of)
+    if not votes:
+        return None
+    main = max(sorted(votes), key=lambda k: votes[k])
+    return main if votes[main] * 2 >= len(doc_ids) else None

@@ -216,7 +216,7 @@ def watch_once(store: Any, settings: Settings, *, state: WatchState | None = Non
     lead term) on a date are not raised again that date (deliveries rows of kind ``alert``).
     """
     from voc.pipeline import STAGES, complaint_docs, ingest_inbox
-    from voc.topics.bursts import detect_term_bursts
+    from voc.topics.bursts import detect_term_bursts, dominant_topic
     from voc.topics.emerging import daily_counts, detect_emerging
     from voc.topics.tokens import tokenize_many
 
@@ -297,12 +297,7 @@ def watch_once(store: Any, settings: Settings, *, state: WatchState | None = Non
             mine = [d for d in b.doc_ids if d in new_ids]
             if not mine or key in sent:
                 continue
-            votes: dict[str, int] = {}
-            for d in b.doc_ids:
-                if d in topic_of:
-                    votes[topic_of[d]] = votes.get(topic_of[d], 0) + 1
-            main = max(sorted(votes), key=lambda k: votes[k]) if votes else None
-            tid = main if main is not None and votes[main] * 2 >= b.count else None
+            tid = dominant_topic(b.doc_ids, topic_of)
             if tid is not None and f"topic:{tid}" in sent:  # mostly inside a topic already alerted today
                 folded.append((day, key))
                 sent.add(key)
