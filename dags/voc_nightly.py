@@ -71,7 +71,8 @@ def start() -> dict[str, Any]:
     context = get_current_context()
     settings = load_settings()
     day = business_date(context, settings.timezone, context["params"].get("date"))
-    run_id = pipeline.begin_run(settings, day, trigger="airflow")
+    key = f"{context['dag'].dag_id}/{context['run_id']}"  # a retried start task reuses its voc run
+    run_id = pipeline.begin_run(settings, day, trigger="airflow", key=key)
     log.info("voc run %s for business date %s", run_id, day)
     return {"run_id": run_id, "date": day.isoformat()}
 

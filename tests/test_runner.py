@@ -102,3 +102,15 @@ def test_reprocess_reruns_chosen_calls(env):
         pipeline.reprocess(store, settings, ["transcribe"], call_ids=["NOPE"])
     with pytest.raises(ValueError, match="unknown stage"):
         pipeline.reprocess(store, settings, ["transcribbe"], call_ids=["C1"])
+
+
+def test_orchestrated_start_is_idempotent_per_run_key(env):
+    settings, store = env
+    day = dt.date(2026, 11, 20)
+    first = pipeline.begin_run(settings, day, "airflow", key="voc_nightly/scheduled__2026-11-20")
+    again = pipeline.begin_run(settings, day, "airflow", key="voc_nightly/scheduled__2026-11-20")  # a retried task
+    other = pipeline.begin_run(settings, day, "airflow", key="voc_nightly/manual__2026-11-21")
+    assert first == again != other
+    pipeline.end_run(settings, first, [], status="done")
+    assert pipeline.begin_run(settings, day, "airflow", key="voc_nightly/scheduled__2026-11-20") != first
+    assert {r["id"]: r["status"] for r in store.runs()}[first] == "done"

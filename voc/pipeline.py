@@ -344,11 +344,16 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.db_url)
 
 
-def begin_run(settings: Settings, run_date: dt.date, trigger: str, stages: Sequence[str] | None = None) -> int:
-    """Record the start of an orchestrated run; returns its id (passed along through XCom)."""
+def begin_run(settings: Settings, run_date: dt.date, trigger: str, stages: Sequence[str] | None = None,
+              key: str | None = None) -> int:
+    """Record the start of an orchestrated run; returns its id (passed along through XCom).
+
+    ``key`` identifies the orchestrator's run (e.g. the Airflow dag/run id): calling again with the same key while
+    that run is still running returns the same id (a retried task makes no second run).
+    """
     store = open_store(settings)
     try:
-        return store.start_run(run_date, resolve_stages(stages), trigger)
+        return store.start_run(run_date, resolve_stages(stages), trigger, key=key)
     finally:
         store.close()
 

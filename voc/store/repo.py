@@ -89,9 +89,17 @@ class Store(AnalyticsStore):
         self.db.dispose()
 
     # ---- runs -------------------------------------------------------------------------------
-    def start_run(self, run_date: dt.date, stages: Sequence[str], trigger: str) -> int:
+    def start_run(self, run_date: dt.date, stages: Sequence[str], trigger: str, key: str | None = None) -> int:
+        """Record a run. With ``key`` (an orchestrator's run id), a running run with the same key, date and
+        trigger is reused, so a retried start task does not leave an orphan run behind."""
         with self.db.session() as s:
-            run = Run(run_date=run_date, status="running", trigger=trigger, stages=list(stages))
+            if key:
+                q = select(Run).where(Run.run_date == run_date, Run.trigger == trigger, Run.status == "running")
+                for run in s.scalars(q.order_by(Run.id.desc())):
+                    if (run.details or {}).get("key") == key:
+                        return run.id
+            run = Run(run_date=run_date, status="running", trigger=trigger, stages=list(stages),
+                      details={"key": key} if key else {})
             s.add(run)
             s.flush()
             return run.id
@@ -112,7 +120,7 @@ class Store(AnalyticsStore):
             run.status = status
             run.finished_at = utcnow()
             if details is not None:
-                run.details = details
+                run.details = {**(run.details or {}), **details}
 
     def reopen_run(self, run_id: int) -> None:
         with self.db.session() as s:
