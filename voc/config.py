@@ -90,6 +90,7 @@ class TopicSettings(_Section):
     remove_components: int = Field(0, ge=0, description="centred space: also project out this many top principal components ('all-but-the-top'), frozen at calibration")
     window_days: int = Field(30, ge=1, description="history used as the emerging-topic baseline")
     emerging_min_count: int = Field(5, ge=1)
+    burst_min_count: int | None = Field(None, ge=2, description="documents a bursting term needs tonight; None = emerging_min_count")
     emerging_z: float = Field(3.0, description="Poisson z-score over the baseline that flags a topic as emerging")
     examples: int = Field(3, ge=1)
     pool_days: int = Field(3, ge=0, description="recluster the unassigned complaints of this many earlier days with the night's, so a theme of a few complaints a day can still form a topic (3 measured best, bench/topics/README.md; 0 = off)")

@@ -70,7 +70,8 @@ def detect_term_bursts(
     for toks in sets.values():
         df.update(toks)
     n_today = len(sets)
-    candidates = [t for t, c in df.items() if c >= settings.emerging_min_count]
+    min_count = settings.burst_min_count or settings.emerging_min_count
+    candidates = [t for t, c in df.items() if c >= min_count]
     if not candidates:
         return []
     alpha = FAMILY_ALPHA / len(candidates)
@@ -103,7 +104,7 @@ def detect_term_bursts(
         lead = group[0]
         lam, growth, z, p = hits[lead]
         members = sorted(set().union(*(docs_of[t] for t in group)))
-        if len(members) < settings.emerging_min_count:
+        if len(members) < min_count:
             continue
         out.append(TermBurst(tuple(group), run_date, len(members), round(lam, 3), round(growth, 3), round(z, 3), p,
                              tuple(members), len(days)))
