@@ -112,6 +112,16 @@ def test_polite_question_is_not_forbidden(retail):
     assert outcome(score(lines, retail), "forbidden_phrases").passed
 
 
+def test_another_steps_exact_wording_is_not_claimed_by_a_near_homophone(retail):
+    # 还有什么可以帮您 is confirm_resolution's own wording; it must not count as understanding's 请问有什么可以帮您
+    lines = [(A, 0.5, 4.0, "您好，很高兴为您服务。")] + CLEAN[1:6] + [(A, 36.5, 39.0, "还有什么可以帮您？")] + CLEAN[7:]
+    result = score(lines, retail)
+    assert not outcome(result, "understanding").passed
+    confirm = outcome(result, "confirm_resolution")
+    assert confirm.passed and confirm.evidence[0]["idx"] == 6 and confirm.evidence[0]["how"] == "exact"
+    assert outcome(result, "step_order").passed
+
+
 def test_polite_question_misheard_as_homophone_is_still_excused(retail):
     lines = CLEAN[:6] + [(A, 36.5, 39.0, "不知到您还有没有其他问题？您看这样可以吗？")] + CLEAN[7:]
     assert outcome(score(lines, retail), "forbidden_phrases").passed

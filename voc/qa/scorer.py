@@ -67,8 +67,16 @@ def score_call(
 
     outcomes: list[RuleOutcome] = []
     first_hits: dict[str, int] = {}
+    # Where a step's own wording is said exactly, a near-homophone of another step must not claim it
+    # (还有什么可以帮您 at the close is not 请问有什么可以帮您 at the greeting).
+    texts = [u.text for u in call.agent]
+    claimed: dict[int, list[tuple[int, int, str]]] = {}
     for step in script.steps:
-        outcome, first_idx = _step(step, call, matchers, script)
+        for u, m in zip(call.agent, find(texts, step.phrase_set, matchers[:1]), strict=True):
+            if m is not None:
+                claimed.setdefault(u.idx, []).append((m.start, m.end, step.id))
+    for step in script.steps:
+        outcome, first_idx = _step(step, call, matchers, script, claimed)
         outcomes.append(outcome)
         if first_idx is not None:
             first_hits[step.id] = first_idx
@@ -179,7 +187,8 @@ def _evidence(u: Utterance, m: Match | None = None, **extra: Any) -> dict[str, A
     return ev
 
 
-def _step(step: Step, call: _Call, matchers: list[Matcher], script: Script) -> tuple[RuleOutcome, int | None]:
+def _step(step: Step, call: _Call, matchers: list[Matcher], script: Script,
+          claimed: dict[int, list[tuple[int, int, str]]] | None = None) -> tuple[RuleOutcome, int | None]:
     candidates = call.agent
     if step.when is not None:
         threshold = step.when.customer_sentiment_below
@@ -191,6 +200,9 @@ def _step(step: Step, call: _Call, matchers: list[Matcher], script: Script) -> t
         candidates = [u for u in call.agent if (u.start, u.idx) > (first.start, first.idx)]
     use = matchers if step.fuzzy else matchers[:1]
     hits = [(u, m) for u, m in zip(candidates, find([u.text for u in candidates], step.phrase_set, use), strict=True) if m]
+    claimed = claimed or {}
+    hits = [(u, m) for u, m in hits if m.how in ("exact", "regex") or not any(
+        sid != step.id and s < m.end and m.start < e for s, e, sid in claimed.get(u.idx, ()))]
     if not hits:
         return RuleOutcome(step.id, step.name, False, step.weight, (), "not found in agent speech"), None
     on_time = [(u, m) for u, m in hits if _on_time(step, u, call)]
