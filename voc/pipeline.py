@@ -489,15 +489,17 @@ TREND_DAYS = 14  # days of daily counts a topic finding carries (digest sparklin
 
 
 def complaint_docs(store: Store, settings: Settings, since: dt.date, until: dt.date | None = None,
-                   exclude_assigned_before: dt.date | None = None) -> list[tuple[Any, str]]:
+                   exclude_assigned_before: dt.date | None = None,
+                   ids: Sequence[str] | None = None) -> list[tuple[Any, str]]:
     """Complaints of the date range as (interaction, redacted text).
 
     Calls contribute their customer side; contacts the customer started (call, chat, ticket, e-mail) count
     unless they read as praise (sentiment >= ``sentiment.positive_threshold``); reviews count only when
     negative (below ``topics.review_max_score``). Texts shorter than ``topics.min_chars`` are skipped.
-    ``exclude_assigned_before`` drops items that had a topic before that night (the noise pool of a night).
+    ``exclude_assigned_before`` drops items that had a topic before that night (the noise pool of a night);
+    ``ids`` keeps only those interactions (``voc watch``: the items that just arrived).
     """
-    items = store.interactions(since=since, until=until or since)
+    items = store.interactions(since=since, until=until or since, ids=ids)
     if exclude_assigned_before is not None and items:
         assigned = store.assigned_before([i.id for i in items], exclude_assigned_before)
         items = [i for i in items if i.id not in assigned]
@@ -521,20 +523,29 @@ def complaint_docs(store: Store, settings: Settings, since: dt.date, until: dt.d
 
 def _embed_docs(store: Store, settings: Settings, texts: Sequence[str]):
     """Embeddings of ``texts`` through the store's cache (only new texts hit the model)."""
-    import numpy as np
 
     from voc.topics import TfidfSvdEmbedder, get_embedder
 
     embedder = get_embedder(settings.topics, settings.seed)
     if isinstance(embedder, TfidfSvdEmbedder) and not embedder.fitted:
         embedder.fit(list(texts))
+    vectors, new = embed_texts(store, embedder, texts)
+    return embedder, list(vectors), new
+
+
+def embed_texts(store: Store, embedder: Any, texts: Sequence[str]) -> tuple[Any, int]:
+    """``(len(texts), dim)`` float32 vectors through the store's embeddings cache, and how many were new."""
+    import numpy as np
+
     cached = store.cached_embeddings(embedder.name, texts)
     missing = sorted({t for t in texts if t not in cached})
     if missing:
-        vectors = embedder.embed(missing)
+        vectors = np.asarray(embedder.embed(missing), dtype=np.float32)
         store.put_embeddings(embedder.name, missing, vectors)
-        cached.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
-    return embedder, [cached[t] for t in texts], len(missing)
+        cached.update(zip(missing, vectors, strict=True))
+    if not texts:
+        return np.zeros((0, getattr(embedder, "dim", 0)), dtype=np.float32), 0
+    return np.stack([cached[t] for t in texts]), len(missing)
 
 
 def _topic_finding(kind: str, run_date: dt.date, topic_id: str, label: str, members: Sequence[str], examples,

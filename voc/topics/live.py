@@ -145,13 +145,9 @@ def _embed(store: Any, settings: Settings, registry: TopicRegistry, texts: Seque
         _warn(state, "embedder", f"the topic registry was built with {registry.embedder}, not {embedder.name}: "
               "arriving texts are not assigned (set topics.embedder back)")
         return None
-    cached = store.cached_embeddings(embedder.name, texts)
-    missing = sorted({t for t in texts if t not in cached})
-    if missing:
-        vecs = np.asarray(embedder.embed(missing), dtype=np.float32)
-        store.put_embeddings(embedder.name, missing, vecs)
-        cached.update(zip(missing, vecs, strict=True))
-    return np.stack([cached[t] for t in texts])
+    from voc.pipeline import embed_texts
+
+    return embed_texts(store, embedder, texts)[0]
 
 
 def _warn(state: WatchState, key: str, message: str) -> None:
@@ -241,7 +237,7 @@ def watch_once(store: Any, settings: Settings, *, state: WatchState | None = Non
             notes.append(f"{name}: {res.failed} item(s) failed")
     by_id = set(ids)
     dates = sorted({i.business_date for i in items})
-    docs = [(i, t) for d in dates for i, t in complaint_docs(store, settings, d) if i.id in by_id]
+    docs = complaint_docs(store, settings, dates[0], dates[-1], ids=sorted(by_id)) if dates else []
 
     reg_date, snap = store.topic_registry_before(today + dt.timedelta(days=1))
     registry = TopicRegistry.from_dict(snap) if snap else TopicRegistry()
