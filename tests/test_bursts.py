@@ -57,3 +57,11 @@ def test_cold_start_and_small_counts_stay_quiet() -> None:
     assert detect_term_bursts(leak, short, TODAY, TopicSettings()) == []
     few = {f"L{i}": ["x3", "漏水"] for i in range(3)}  # below emerging_min_count
     assert detect_term_bursts(few, _history(rng), TODAY, TopicSettings()) == []
+
+
+def test_redaction_placeholders_are_not_topic_words() -> None:
+    from voc.topics.tokens import tokenize
+
+    toks = tokenize("X3空调漏水，联系电话[PHONE]，我叫[NAME]，卡号[CARD]")
+    assert "x3" in toks and "漏水" in toks
+    assert not {"phone", "name", "card", "联系电话"} & set(toks)

@@ -13,6 +13,8 @@ from typing import Any
 # punctuation and emoji say nothing about the topic.
 _WORDY = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 _LONG_NUMBER = re.compile(r"\d{5,}")
+# the redaction placeholders ([PHONE] ...) say that PII was there, not what the complaint is about
+_PLACEHOLDER = re.compile(r"\[(?:PHONE|ID|CARD|EMAIL|ADDR|NAME)\]")
 
 
 @functools.lru_cache(maxsize=8)
@@ -45,7 +47,7 @@ def tokenize(text: str, stop: Iterable[str] | None = None) -> list[str]:
     """Segment ``text`` with jieba (precise mode); drop stopwords, punctuation, numbers and single Chinese characters."""
     stop_set = stopwords() if stop is None else stop
     out = []
-    for tok in _jieba().lcut(text):
+    for tok in _jieba().lcut(_PLACEHOLDER.sub(" ", text)):
         tok = tok.strip().lower()
         if not tok or not _WORDY.search(tok) or tok in stop_set:
             continue
