@@ -588,7 +588,7 @@ def findings_list(
                      "summary": f.summary, "topic_id": f.topic_id, "count": f.count, "customers": f.customers,
                      "value_weight": f.value_weight, "department": r.department if r else None,
                      "confidence": r.confidence if r else None, "reason": r.reason if r else None,
-                     "confirmed": bool(r and r.reason.endswith("(confirmed)")) or bool(r and r.confidence == 1.0),
+                     "confirmed": bool(r and r.reason.endswith("(confirmed)")),
                      "examples": list(f.examples), "interaction_ids": list(f.interaction_ids), "details": f.details})
     if json_out:
         emit_json(rows)

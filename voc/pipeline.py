@@ -558,24 +558,27 @@ def _topic_finding(kind: str, run_date: dt.date, topic_id: str, label: str, memb
                    count=len(members), examples=tuple(examples), interaction_ids=tuple(members), details=details)
 
 
-def _tonight_labels(docs: Sequence[tuple[Any, str]], run_date: dt.date, members: dict[str, list[str]]) -> dict[str, str]:
+def _tonight_labels(tokens: dict[str, list[str]], members: dict[str, list[str]]) -> dict[str, str]:
     """Label each topic by what its complaints of tonight say (c-TF-IDF against tonight's other complaints): a
-    topic's own label comes from the night it was created and may not describe tonight's news."""
-    from voc.topics.clustering import NOISE, label_clusters, topic_label
-    from voc.topics.tokens import tokenize_many
+    topic's own label comes from the night it was created and may not describe tonight's news.
 
-    tonight = [(i, t) for i, t in docs if i.business_date == run_date]
+    ``tokens``: tonight's complaints' topic tokens by interaction id."""
+    from voc.topics.clustering import NOISE, label_clusters, topic_label
+
     topic_of = {iid: tid for tid, ids in members.items() for iid in ids}
-    groups = [topic_of.get(i.id, NOISE) for i, _t in tonight]
-    if not tonight or all(g == NOISE for g in groups):
+    groups = [topic_of.get(iid, NOISE) for iid in tokens]
+    if not tokens or all(g == NOISE for g in groups):
         return {}
-    keywords = label_clusters(tokenize_many([t for _i, t in tonight]), groups, top_n=3)
+    keywords = label_clusters(list(tokens.values()), groups, top_n=3)
     return {tid: topic_label(kws) for tid, kws in keywords.items() if kws}
 
 
 def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, docs: Sequence[tuple[Any, str]],
-                         members: dict[str, list[str]], topic_findings: list[Any], labels: dict[str, str]) -> list[Any]:
-    """Bursting terms of the night as findings; a burst inside an emerging topic is folded into that finding."""
+                         today: dict[str, list[str]], members: dict[str, list[str]], topic_findings: list[Any],
+                         labels: dict[str, str]) -> list[Any]:
+    """Bursting terms of the night as findings; a burst inside an emerging topic is folded into that finding.
+
+    ``today``: tonight's complaints' topic tokens by interaction id."""
     from voc.records import Finding
     from voc.topics.bursts import detect_term_bursts, dominant_topic
     from voc.topics.tokens import tokenize_many
@@ -588,7 +591,6 @@ def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, do
     history: dict[dt.date, list[list[str]]] = {}
     for (item, _t), toks in zip(history_docs, tokenize_many([t for _i, t in history_docs]), strict=True):
         history.setdefault(item.business_date, []).append(toks)
-    today = {i.id: toks for (i, _t), toks in zip(tonight, tokenize_many([t for _i, t in tonight]), strict=True)}
     texts = {i.id: t for i, t in tonight}
     topic_of = {iid: tid for tid, ids in members.items() for iid in ids}
     out = []
@@ -616,6 +618,7 @@ def _term_burst_findings(store: Store, settings: Settings, run_date: dt.date, do
 def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
     """Place the date's complaints in stable topics (new ones clustered), then flag emerging topics."""
     from voc.topics import TopicDoc, TopicRegistry, daily_counts, detect_emerging, update_topics
+    from voc.topics.tokens import tokenize_many
 
     t0 = time.perf_counter()
     prev_date, state = store.topic_registry_before(run_date)
@@ -658,7 +661,10 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
         if dates[a.interaction_id] == run_date:
             members.setdefault(a.topic_id, []).append(a.interaction_id)
     counts_today = {tid: len(ids) for tid, ids in members.items()}
-    tonight_label = _tonight_labels(docs, run_date, members)
+    tonight_docs = [(i, t) for i, t in docs if i.business_date == run_date]
+    tonight_tokens = {i.id: toks for (i, _t), toks in
+                      zip(tonight_docs, tokenize_many([t for _i, t in tonight_docs]), strict=True)}
+    tonight_label = _tonight_labels(tonight_tokens, members)
     findings = []
     for e in flagged:
         summary = (f"{e.topic_id} «{e.label}»: new topic, {e.count} complaints today" if e.kind == "new" else
@@ -679,7 +685,7 @@ def topics(store, settings, run_date, batch=None, progress=None) -> StageResult:
             "topic_trend", run_date, tid, labels.get(tid, tid), members.get(tid, []), result.examples_today.get(tid, ()),
             tonight_label.get(tid, labels.get(tid, tid)), f"{tid} «{labels.get(tid, tid)}»: {n} complaints today",
             {"count": n, "keywords": list(final.get(tid).keywords)}))
-    bursts = _term_burst_findings(store, settings, run_date, docs, members, findings, labels)
+    bursts = _term_burst_findings(store, settings, run_date, docs, tonight_tokens, members, findings, labels)
     findings += bursts
     for k, f in enumerate(findings):
         if f.topic_id:
@@ -862,12 +868,13 @@ def report(store, settings, run_date, batch=None, progress=None) -> StageResult:
     store.add_deliveries(run_date, [{"department": "", "target": "files", "kind": "files", "status": "written",
                                      "attempts": 1, "location": str(out_dir)}])
     sent = failed = 0
+    errors: tuple[str, ...] = ()
     age = (dt.date.today() - run_date).days
-    notifiers = build_notifiers(settings.report) if settings.report.webhooks else []
-    if notifiers and age > settings.report.webhook_max_age_days:
+    too_old = age > settings.report.webhook_max_age_days
+    if settings.report.webhooks and too_old:
         log.info("report %s: %d days old, digests written but not sent (report.webhook_max_age_days=%d)",
                  run_date, age, settings.report.webhook_max_age_days)
-        notifiers = []
+    notifiers = build_notifiers(settings.report) if settings.report.webhooks and not too_old else []
     if notifiers:
         dept_hooks = {d.id: d.webhooks for d in load_departments(settings.routing.departments_file)}
         try:
@@ -881,8 +888,8 @@ def report(store, settings, run_date, batch=None, progress=None) -> StageResult:
         store.add_deliveries(run_date, rows)
         sent = sum(d.status == "delivered" for d in deliveries)
         failed = len(deliveries) - sent
-    errors = tuple(f"webhook {r['target']} ({r['department']}): {r['error']}" for r in store.deliveries(run_date)
-                   if r["status"] == "failed" and r["error"]) if failed else ()
+        errors = tuple(f"webhook {d.webhook} ({d.department}): {d.error}" for d in deliveries
+                       if d.status != "delivered" and d.error)
     return _timed("report", run_date, t0, processed=len(paths), failed=failed, errors=errors[:20],
                   details={"dir": str(out_dir), "files": len(paths), "findings": len(data.findings),
                            "webhooks_sent": sent, "webhooks_failed": failed})
