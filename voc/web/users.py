@@ -1,4 +1,7 @@
-"""Web app users: roles, scrypt password hashes and API tokens (only their sha256 is stored)."""
+"""Web app users: roles, scrypt password hashes and API tokens (only their sha256 is stored).
+
+The rows are read and written by :class:`voc.store.users.UserAccounts`; this module holds the rules.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from voc.store.db import Database
-from voc.store.schema import UserRow, utcnow
+from voc.store.users import UserAccount, UserAccounts
 
 ROLES = ("reviewer", "supervisor", "department_owner")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -79,7 +80,7 @@ def hash_token(token: str) -> str:
 _DUMMY_HASH = hash_password("not a real password", salt=b"\0" * 16)
 
 
-def _user(row: UserRow) -> User:
+def _user(row: UserAccount) -> User:
     return User(row.id, row.name, row.role, row.department, row.active, row.token_hash is not None, row.created_at,
                 row.last_login_at, hashlib.sha256(row.password_hash.encode()).hexdigest()[:12])
 
@@ -90,10 +91,11 @@ def check_password_rules(password: str) -> None:
 
 
 class Users:
-    """The ``users`` table."""
+    """Web app users over the ``users`` table."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.accounts = UserAccounts(db)
 
     def add(self, name: str, role: str, password: str, department: str | None = None) -> User:
         if not NAME_RE.match(name):
@@ -103,64 +105,45 @@ class Users:
         if department and role != "department_owner":
             raise UserError("--department is only for department_owner users")
         check_password_rules(password)
-        with self.db.session() as s:
-            if s.scalars(select(UserRow.id).where(UserRow.name == name)).first() is not None:
-                raise UserError(f"user {name!r} already exists")
-            row = UserRow(name=name, role=role, department=department or None, password_hash=hash_password(password),
-                          active=True)
-            s.add(row)
-            s.flush()
-            return _user(row)
+        row = self.accounts.add(name, role, department or None, hash_password(password))
+        if row is None:
+            raise UserError(f"user {name!r} already exists")
+        return _user(row)
 
     def list(self) -> list[User]:
-        with self.db.session() as s:
-            return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
+        return [_user(r) for r in self.accounts.all()]
 
     def get(self, name: str) -> User | None:
-        with self.db.session() as s:
-            row = s.scalars(select(UserRow).where(UserRow.name == name)).first()
-            return _user(row) if row is not None else None
+        row = self.accounts.by_name(name)
+        return _user(row) if row is not None else None
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The active user with this name and password, else None (same work either way)."""
-        with self.db.session() as s:
-            row = s.scalars(select(UserRow).where(UserRow.name == name)).first()
-            ok = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
-            if row is None or not ok or not row.active:
-                return None
-            row.last_login_at = utcnow()
-            return _user(row)
+        row = self.accounts.by_name(name)
+        ok = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
+        if row is None or not ok or not row.active:
+            return None
+        row = self.accounts.record_login(row)
+        return _user(row) if row is not None else None
 
     def issue_token(self, name: str) -> str:
         """A new API token for ``name`` (replaces the old one). Shown once; only its hash is kept."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.db.session() as s:
-            row = s.scalars(select(UserRow).where(UserRow.name == name)).first()
-            if row is None:
-                raise UserError(f"no user {name!r}")
-            row.token_hash = hash_token(token)
+        if not self.accounts.set_token_hash(name, hash_token(token)):
+            raise UserError(f"no user {name!r}")
         return token
 
     def by_token(self, token: str) -> User | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
-        with self.db.session() as s:
-            row = s.scalars(select(UserRow).where(UserRow.token_hash == hash_token(token))).first()
-            return _user(row) if row is not None and row.active else None
+        row = self.accounts.by_token_hash(hash_token(token))
+        return _user(row) if row is not None and row.active else None
 
     def set_password(self, name: str, password: str) -> None:
         check_password_rules(password)
-        with self.db.session() as s:
-            row = s.scalars(select(UserRow).where(UserRow.name == name)).first()
-            if row is None:
-                raise UserError(f"no user {name!r}")
-            row.password_hash = hash_password(password)
+        if not self.accounts.set_password_hash(name, hash_password(password)):
+            raise UserError(f"no user {name!r}")
 
     def set_active(self, name: str, active: bool) -> None:
-        with self.db.session() as s:
-            row = s.scalars(select(UserRow).where(UserRow.name == name)).first()
-            if row is None:
-                raise UserError(f"no user {name!r}")
-            row.active = active
-            if not active:
-                row.token_hash = None
+        if not self.accounts.set_active(name, active):
+            raise UserError(f"no user {name!r}")

@@ -1,4 +1,4 @@
-"""What the web pages and the API show: read-only queries over the store, shaped as plain dicts.
+"""What the web pages and the API show: the store's read models (:mod:`voc.store.web_views`) shaped as plain dicts.
 
 Queue actions (claim, override, resolve, appeal) are not here: they go through
 :class:`voc.store.review.ReviewQueue`. This module only decides what a user may *see*.
@@ -9,26 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import func, or_, select
+from typing import TYPE_CHECKING, Any
 
 from voc.config import Settings
-from voc.store import Store
-from voc.store.review import OPEN
-from voc.store.schema import (
-    CallSentimentRow,
-    FindingRow,
-    InteractionRow,
-    QAResultRow,
-    QAReviewRow,
-    RouteRow,
-    TopicAssignmentRow,
-    TopicRow,
-)
+from voc.store import Store, web_views
+from voc.store.review import OPEN, ReviewItem
+from voc.store.web_views import QueueFilter, TopicInfo, TopicRoute
 from voc.web.users import User
+
+if TYPE_CHECKING:
+    from voc.records import SentimentScore, Utterance
+
+__all__ = [
+    "NotVisible", "QueueFilter", "audio_path", "call_detail", "can_see_item", "check_item_visible", "digest_dates",
+    "digest_file", "fill_days", "queue_choices", "queue_items", "review_dict", "sentiment_label", "topic_detail",
+    "topics", "trend_svg_points",
+]
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEPT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -40,20 +37,6 @@ class NotVisible(LookupError):
     def __init__(self, message: str, *, forbidden: bool = False) -> None:
         super().__init__(message)
         self.forbidden = forbidden
-
-
-@dataclass(frozen=True, slots=True)
-class QueueFilter:
-    queue: str | None = None
-    reason: str | None = None
-    status: str | None = None
-    score_min: float | None = None
-    score_max: float | None = None
-    sentiment: str | None = None  # negative / neutral / positive
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    mine: bool = False
-    limit: int = 200
 
 
 def sentiment_label(score: float | None, settings: Settings) -> str | None:
@@ -70,8 +53,8 @@ def _iso(value: dt.date | dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def review_dict(row: QAReviewRow | Any) -> dict[str, Any]:
-    """A review item (row or :class:`ReviewItem`) as JSON."""
+def review_dict(row: ReviewItem) -> dict[str, Any]:
+    """A review item as JSON."""
     return {
         "id": row.id,
         "interaction_id": row.interaction_id,
@@ -98,73 +81,29 @@ def can_see_item(user: User, status: str, assignee: str | None) -> bool:
 
 def queue_items(store: Store, settings: Settings, user: User, f: QueueFilter) -> list[dict[str, Any]]:
     """Review items this user may see, filtered, highest priority first."""
-    q = (
-        select(QAReviewRow, InteractionRow.external_id, InteractionRow.business_date, InteractionRow.channel,
-               InteractionRow.agent_id, QAResultRow.score, CallSentimentRow.score)
-        .join(InteractionRow, InteractionRow.id == QAReviewRow.interaction_id)
-        .outerjoin(QAResultRow, QAResultRow.interaction_id == QAReviewRow.interaction_id)
-        .outerjoin(CallSentimentRow, CallSentimentRow.interaction_id == QAReviewRow.interaction_id)
-    )
-    if user.role == "reviewer":
-        q = q.where(or_(QAReviewRow.status == OPEN, QAReviewRow.assignee == user.name))
-    if f.mine:
-        q = q.where(QAReviewRow.assignee == user.name)
-    if f.status:
-        q = q.where(QAReviewRow.status == f.status)
-    if f.queue:
-        q = q.where(QAReviewRow.queue == f.queue)
-    if f.score_min is not None:
-        q = q.where(QAResultRow.score >= f.score_min)
-    if f.score_max is not None:
-        q = q.where(QAResultRow.score <= f.score_max)
-    if f.date_from is not None:
-        q = q.where(InteractionRow.business_date >= f.date_from)
-    if f.date_to is not None:
-        q = q.where(InteractionRow.business_date <= f.date_to)
-    neg, pos = settings.sentiment.negative_threshold, settings.sentiment.positive_threshold
-    if f.sentiment == "negative":
-        q = q.where(CallSentimentRow.score < neg)
-    elif f.sentiment == "positive":
-        q = q.where(CallSentimentRow.score > pos)
-    elif f.sentiment == "neutral":
-        q = q.where(CallSentimentRow.score >= neg, CallSentimentRow.score <= pos)
-    q = q.order_by(QAReviewRow.priority.desc(), QAReviewRow.id)
-    if not f.reason:  # reasons are a JSON list: that filter runs below, before the limit
-        q = q.limit(f.limit)
+    rows = web_views.queue_rows(store, f, reviewer=user.name if user.role == "reviewer" else None, me=user.name,
+                                negative_below=settings.sentiment.negative_threshold,
+                                positive_above=settings.sentiment.positive_threshold)
     out: list[dict[str, Any]] = []
-    with store.db.session() as s:
-        for row, ext, day, channel, agent, score, senti in s.execute(q):
-            if f.reason and not any(str(r).startswith(f.reason) for r in row.reasons or ()):
-                continue
-            item = review_dict(row)
-            item.pop("history")
-            item.update(external_id=ext, business_date=_iso(day), channel=channel, agent_id=agent,
-                        qa_score=score, sentiment=None if senti is None else round(senti, 3),
-                        sentiment_label=sentiment_label(senti, settings))
-            out.append(item)
-            if len(out) >= f.limit:
-                break
+    for r in rows:
+        item = review_dict(r.item)
+        item.pop("history")
+        item.update(external_id=r.external_id, business_date=_iso(r.business_date), channel=r.channel,
+                    agent_id=r.agent_id, qa_score=r.qa_score,
+                    sentiment=None if r.sentiment is None else round(r.sentiment, 3),
+                    sentiment_label=sentiment_label(r.sentiment, settings))
+        out.append(item)
     return out
 
 
 def queue_choices(store: Store) -> dict[str, list[str]]:
     """Queue names and reason kinds present, for the filter drop-downs."""
-    with store.db.session() as s:
-        queues = sorted(q for q in s.scalars(select(QAReviewRow.queue).distinct()) if q)
-        reasons: set[str] = set()
-        for rs in s.scalars(select(QAReviewRow.reasons).limit(5000)):
-            reasons.update(str(r).split(":", 1)[0] for r in rs or ())
-    return {"queues": queues, "reasons": sorted(reasons)}
+    queues, reasons = web_views.queue_choices(store)
+    return {"queues": queues, "reasons": reasons}
 
 
-def _review_row_for(store: Store, interaction_id: str) -> QAReviewRow | None:
-    with store.db.session() as s:
-        return s.scalars(select(QAReviewRow).where(QAReviewRow.interaction_id == interaction_id)).first()
-
-
-def check_item_visible(store: Store, user: User, item_id: int) -> QAReviewRow:
-    with store.db.session() as s:
-        row = s.get(QAReviewRow, item_id)
+def check_item_visible(store: Store, user: User, item_id: int) -> ReviewItem:
+    row = web_views.review_item(store, item_id)
     if row is None:
         raise NotVisible(f"review item {item_id} does not exist")
     if not can_see_item(user, row.status, row.assignee):
@@ -200,23 +139,16 @@ def _highlight(text: str, needles: list[str]) -> list[dict[str, Any]]:
     return parts
 
 
-def call_detail(store: Store, settings: Settings, user: User, interaction_id: str) -> dict[str, Any]:
-    """Everything the call page shows. Raises :class:`NotVisible`."""
-    if not user.can_review():
-        raise NotVisible("department owners see topics and digests only", forbidden=True)
-    found = store.interactions(ids=[interaction_id])
-    if not found:
-        raise NotVisible(f"call {interaction_id} does not exist")
-    inter = found[0]
-    review = _review_row_for(store, interaction_id)
+def _visible_review(store: Store, user: User, interaction_id: str) -> ReviewItem | None:
+    """The call's review item; reviewers may only open calls whose item they may see."""
+    review = web_views.review_for_interaction(store, interaction_id)
     if user.role == "reviewer" and (review is None or not can_see_item(user, review.status, review.assignee)):
         raise NotVisible(f"call {interaction_id} is not in your queue", forbidden=True)
-    qa = next(iter(store.qa_results([interaction_id])), None)
-    utts = store.utterances(interaction_id)
-    scores = {s.idx: s for s in store.sentiment_scores(interaction_id)}
-    call_senti = store.call_sentiments([interaction_id]).get(interaction_id)
-    metrics = store.call_metrics(interaction_id)
-    # Which rules point at which utterance, and the words to mark there.
+    return review
+
+
+def _qa_rules(qa: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """The QA rules with their evidence, and which rules point at which utterance (with the words to mark there)."""
     ev_by_idx: dict[int, list[dict[str, Any]]] = defaultdict(list)
     rules = []
     for o in (qa or {}).get("outcomes", []):
@@ -231,6 +163,11 @@ def call_detail(store: Store, settings: Settings, user: User, interaction_id: st
                                             "window": e.get("window") or e.get("matched")})
         rules.append({"rule_id": o.get("rule_id"), "name": o.get("name"), "passed": o.get("passed"),
                       "weight": o.get("weight"), "detail": o.get("detail"), "evidence": evid})
+    return rules, ev_by_idx
+
+
+def _transcript_lines(utts: list[Utterance], scores: dict[int, SentimentScore],
+                      ev_by_idx: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     lines = []
     for u in utts:
         marks = ev_by_idx.get(u.idx, [])
@@ -242,6 +179,25 @@ def call_detail(store: Store, settings: Settings, user: User, interaction_id: st
             "sentiment": None if sc is None else round(sc.score, 3),
             "sentiment_label": sc.label if sc is not None else None,
         })
+    return lines
+
+
+def call_detail(store: Store, settings: Settings, user: User, interaction_id: str) -> dict[str, Any]:
+    """Everything the call page shows. Raises :class:`NotVisible`."""
+    if not user.can_review():
+        raise NotVisible("department owners see topics and digests only", forbidden=True)
+    found = store.interactions(ids=[interaction_id])
+    if not found:
+        raise NotVisible(f"call {interaction_id} does not exist")
+    inter = found[0]
+    review = _visible_review(store, user, interaction_id)
+    qa = next(iter(store.qa_results([interaction_id])), None)
+    utts = store.utterances(interaction_id)
+    scores = {s.idx: s for s in store.sentiment_scores(interaction_id)}
+    call_senti = store.call_sentiments([interaction_id]).get(interaction_id)
+    metrics = store.call_metrics(interaction_id)
+    rules, ev_by_idx = _qa_rules(qa)
+    lines = _transcript_lines(utts, scores, ev_by_idx)
     kind = store.source_kind(interaction_id)
     shown_attrs = {k: v for k, v in inter.attributes.items() if k in settings.web.show_attributes}
     return {
@@ -270,14 +226,11 @@ def audio_path(store: Store, user: User, interaction_id: str) -> Path:
     """The recording behind a call, after the same visibility check as the call page."""
     if not user.can_review():
         raise NotVisible("department owners see topics and digests only", forbidden=True)
-    with store.db.session() as s:
-        row = s.get(InteractionRow, interaction_id)
-        src, kind = (row.source_path, row.source_kind) if row is not None else (None, None)
-    if row is None:
+    source = web_views.recording_source(store, interaction_id)
+    if source is None:
         raise NotVisible(f"call {interaction_id} does not exist")
-    review = _review_row_for(store, interaction_id)
-    if user.role == "reviewer" and (review is None or not can_see_item(user, review.status, review.assignee)):
-        raise NotVisible(f"call {interaction_id} is not in your queue", forbidden=True)
+    src, kind = source
+    _visible_review(store, user, interaction_id)
     if kind != "audio" or not src:
         raise NotVisible(f"call {interaction_id} has no recording")
     path = Path(src)
@@ -287,66 +240,43 @@ def audio_path(store: Store, user: User, interaction_id: str) -> Path:
 
 
 # ---- topics, runs, digests ------------------------------------------------------------------
-def _routes_by_topic(s) -> dict[str, dict[str, Any]]:
-    """The latest routed finding per topic: department, confidence, reason."""
-    out: dict[str, dict[str, Any]] = {}
-    q = (select(FindingRow.topic_id, FindingRow.run_date, FindingRow.title, RouteRow.department, RouteRow.confidence,
-                RouteRow.reason)
-         .join(RouteRow, RouteRow.finding_id == FindingRow.id)
-         .where(FindingRow.topic_id.is_not(None))
-         .order_by(FindingRow.run_date))
-    for topic_id, day, title, dept, conf, reason in s.execute(q):
-        out[topic_id] = {"department": dept, "confidence": round(conf, 3), "reason": reason, "run_date": _iso(day),
-                         "finding": title}
-    return out
+def _route(r: TopicRoute | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"department": r.department, "confidence": round(r.confidence, 3), "reason": r.reason,
+            "run_date": _iso(r.run_date), "finding": r.finding}
+
+
+def _topic_head(t: TopicInfo) -> dict[str, Any]:
+    return {"id": t.id, "label": t.label, "keywords": list(t.keywords), "size": t.size, "status": t.status,
+            "merged_into": t.merged_into, "created_on": _iso(t.created_on), "last_seen": _iso(t.last_seen)}
 
 
 def topics(store: Store, *, days: int = 30) -> list[dict[str, Any]]:
-    with store.db.session() as s:
-        last = s.scalar(select(func.max(TopicAssignmentRow.business_date)))
-        since = (last or dt.date.today()) - dt.timedelta(days=days - 1)
-        recent = dict(s.execute(select(TopicAssignmentRow.topic_id, func.count())
-                                .where(TopicAssignmentRow.business_date >= since)
-                                .group_by(TopicAssignmentRow.topic_id)).all())
-        routes = _routes_by_topic(s)
-        rows = list(s.scalars(select(TopicRow).order_by(TopicRow.size.desc(), TopicRow.id)))
-        return [{"id": t.id, "label": t.label, "keywords": list(t.keywords or [])[:8], "size": t.size, "status": t.status,
-                 "merged_into": t.merged_into, "created_on": _iso(t.created_on), "last_seen": _iso(t.last_seen),
-                 "recent": recent.get(t.id, 0), "recent_days": days, "route": routes.get(t.id)} for t in rows]
+    out = []
+    for s in web_views.topic_summaries(store, days=days):
+        head = _topic_head(s.topic)
+        out.append({**head, "keywords": head["keywords"][:8], "recent": s.recent, "recent_days": days,
+                    "route": _route(s.route)})
+    return out
 
 
 def topic_detail(store: Store, topic_id: str) -> dict[str, Any]:
-    with store.db.session() as s:
-        t = s.get(TopicRow, topic_id)
-        if t is None:
-            raise NotVisible(f"topic {topic_id} does not exist")
-        daily = [(d, n) for d, n in s.execute(
-            select(TopicAssignmentRow.business_date, func.count()).where(TopicAssignmentRow.topic_id == topic_id)
-            .group_by(TopicAssignmentRow.business_date).order_by(TopicAssignmentRow.business_date))]
-        findings = []
-        for f, r in s.execute(select(FindingRow, RouteRow).outerjoin(RouteRow, RouteRow.finding_id == FindingRow.id)
-                              .where(FindingRow.topic_id == topic_id).order_by(FindingRow.run_date.desc()).limit(20)):
-            findings.append({"id": f.id, "kind": f.kind, "run_date": _iso(f.run_date), "title": f.title,
-                             "summary": f.summary, "count": f.count, "customers": f.customers,
-                             "examples": list(f.examples or [])[:5],
-                             "department": r.department if r else None,
-                             "confidence": round(r.confidence, 3) if r else None, "reason": r.reason if r else None})
-        calls = list(s.execute(select(TopicAssignmentRow.interaction_id, InteractionRow.external_id,
-                                      TopicAssignmentRow.business_date, TopicAssignmentRow.similarity)
-                               .join(InteractionRow, InteractionRow.id == TopicAssignmentRow.interaction_id)
-                               .where(TopicAssignmentRow.topic_id == topic_id)
-                               .order_by(TopicAssignmentRow.business_date.desc(), TopicAssignmentRow.similarity.desc())
-                               .limit(20)))
-        route = _routes_by_topic(s).get(topic_id)
-        return {
-            "id": t.id, "label": t.label, "keywords": list(t.keywords or []), "size": t.size, "status": t.status,
-            "merged_into": t.merged_into, "created_on": _iso(t.created_on), "last_seen": _iso(t.last_seen),
-            "examples": list(t.examples or []), "route": route,
-            "daily": [{"date": _iso(d), "count": n} for d, n in fill_days(daily)],
-            "findings": findings,
-            "interactions": [{"id": i, "external_id": e, "business_date": _iso(d), "similarity": round(sim, 3)}
-                             for i, e, d, sim in calls],
-        }
+    d = web_views.topic_detail(store, topic_id)
+    if d is None:
+        raise NotVisible(f"topic {topic_id} does not exist")
+    findings = [{"id": f.id, "kind": f.kind, "run_date": _iso(f.run_date), "title": f.title, "summary": f.summary,
+                 "count": f.count, "customers": f.customers, "examples": list(f.examples)[:5],
+                 "department": f.department,
+                 "confidence": round(f.confidence, 3) if f.confidence is not None else None, "reason": f.reason}
+                for f in d.findings]
+    return {
+        **_topic_head(d.topic), "examples": list(d.topic.examples), "route": _route(d.route),
+        "daily": [{"date": _iso(day), "count": n} for day, n in fill_days(d.daily)],
+        "findings": findings,
+        "interactions": [{"id": c.interaction_id, "external_id": c.external_id, "business_date": _iso(c.business_date),
+                          "similarity": round(c.similarity, 3)} for c in d.calls],
+    }
 
 
 def fill_days(daily: list[tuple[dt.date, int]]) -> list[tuple[dt.date, int]]:

@@ -1,0 +1,23 @@
+"""Pipeline runs and their stages (reviewers and supervisors)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from voc.web.deps import PageUser, Reviewer, Web, forbidden_page, page
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/runs", include_in_schema=False)
+def runs_page(request: Request, user: PageUser, web: Web):
+    if not user.can_review():
+        return forbidden_page(request, "department owners see topics and digests only")
+    return page(request, "runs.html.j2", {"runs": web.store.runs(limit=50)})
+
+
+@router.get("/api/runs", tags=["runs"])
+def api_runs(user: Reviewer, web: Web, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
+    return {"runs": web.store.runs(limit=limit)}
