@@ -60,7 +60,7 @@ def test_cold_start_and_small_counts_stay_quiet() -> None:
 
 
 def test_redaction_placeholders_are_not_topic_words() -> None:
-    from voc.topics.tokens import tokenize
+    from voc.semantic.tokens import tokenize
 
     toks = tokenize("X3空调漏水，联系电话[PHONE]，我叫[NAME]，卡号[CARD]")
     assert "x3" in toks and "漏水" in toks

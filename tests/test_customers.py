@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from voc.config import load_settings
 from voc.customers import (
     Contact,
-    build_customer_report,
     build_outreach,
     find_repeats,
     rank_at_risk,
@@ -22,6 +21,7 @@ from voc.customers import (
     timelines,
     write_customer_exports,
 )
+from voc.pipeline import build_customer_report
 from voc.records import Channel, Interaction
 from voc.store.schema import (
     CallSentimentRow,

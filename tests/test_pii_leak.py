@@ -273,7 +273,7 @@ def test_contact_columns_are_recognised(key, contact):
 def test_extra_columns_are_cleaned_at_ingest(tmp_path):
     """calls.csv and text extra columns: contact columns dropped, PII in other values redacted, rest as given."""
     from voc.ingest import scan_inbox
-    from voc.pipeline import text_cleaner
+    from voc.text import make_cleaner
 
     inbox = tmp_path / "inbox"
     (inbox / "transcripts").mkdir(parents=True)
@@ -288,7 +288,7 @@ def test_extra_columns_are_cleaned_at_ingest(tmp_path):
            "extra": {"email": "a.b@example.com"}, "order_id": "HC202611200001"}
     (inbox / "text" / "chats.jsonl").write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
     settings = load_settings(environ={})
-    scan = scan_inbox(inbox, redact=text_cleaner(settings))
+    scan = scan_inbox(inbox, redact=make_cleaner(settings.text))
     assert scan.rejected == []
     attrs = {c.interaction.external_id: c.interaction.attributes for c in scan.candidates}
     assert attrs["C1"] == {"remark": "客户说打[PHONE]找他", "product": "X3空调"}

@@ -282,7 +282,8 @@ def test_real_mobilecs_greetings_found(shared_data, book):
 
 
 def test_semantic_matcher_with_real_e5_finds_paraphrases():
-    from voc.qa import SemanticMatcher, e5_embedder
+    from voc.qa import SemanticMatcher
+    from voc.semantic import qa_embedder as e5_embedder
 
     phrases = PhraseSet(("非常抱歉给您带来不便", "感谢您的来电"))
     m = SemanticMatcher(e5_embedder(), threshold=0.0)

@@ -75,7 +75,7 @@ def test_crashed_run_resumes_without_redoing_work(env):
     settings, store = env
     calls = {"n": 0}
 
-    def flaky(store_, settings_, run_date, batch=None, progress=None):
+    def flaky(store_, settings_, run_date, batch=None, progress=None, *, now=None):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("worker lost")

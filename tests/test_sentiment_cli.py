@@ -12,7 +12,7 @@ from voc.cli import app
 from voc.config import SentimentSettings
 from voc.records import Channel, Interaction, Role, Utterance
 from voc.sentiment import get_scorer, score_call, score_texts
-from voc.sentiment.overview import sentiment_overview
+from voc.store.sentiment import sentiment_overview
 
 
 def _invoke(args: list[str], tmp_path, stdin: str | None = None):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voc.config import TopicSettings
+from voc.semantic.tokens import tokenize_many
 from voc.topics import (
     E5Embedder,
     EmbeddingCache,
@@ -27,7 +28,6 @@ from voc.topics import (
     tokenize,
     update_topics,
 )
-from voc.topics.tokens import tokenize_many
 
 # Short complaint texts written for these tests: four themes, and a fifth (invoices) that appears later.
 DELIVERY = [

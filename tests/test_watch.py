@@ -1,4 +1,4 @@
-"""Near-real-time topics (voc.topics.live, ``voc watch``): assign-only placement agrees with the nightly registry;
+"""Near-real-time topics (voc.pipeline.watch, ``voc watch``): assign-only placement agrees with the nightly registry;
 arriving chats raise an alert within seconds, once a day, through a real local webhook; the nightly run replaces
 the live assignments. Real e5 embeddings, a real SQLite store filled by the nightly stages."""
 
@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from tests.test_topics import INVOICE, SMALL, TEXTS, THEMES
 from tests.topics_seed import chat_rows, seed_history, write_jsonl
 from voc.config import TopicSettings, load_settings
+from voc.pipeline.watch import ALERT_KIND, WatchState, watch, watch_once
 from voc.store import Store
 from voc.topics import E5Embedder, TopicDoc, TopicRegistry, update_topics
-from voc.topics.live import ALERT_KIND, WatchState, assign_to_topics, watch, watch_once
+from voc.topics.assign import assign_to_topics
 
 ALERT_KEYS = {"at", "kind", "topic_id", "label", "count", "baseline", "latency_s"}
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# What redaction leaves in place of PII ([PHONE], [ID], ...): the one format every stage can recognise.
+PII_PLACEHOLDER_RE = re.compile(r"\[(?:PHONE|ID|CARD|EMAIL|ADDR|NAME)\]")
 
 
 class Role(enum.StrEnum):

@@ -326,8 +326,9 @@ def generate(n: int, seed: int, out: Path) -> list[tuple[dict[str, Any], dict[st
 def score(calls, oracle_sentiment: bool, semantic: bool,
           rules_dir: Path | None = None) -> list[tuple[dict[str, Any], dict[str, bool]]]:
     from voc.config import QASettings, SentimentSettings
-    from voc.qa import e5_embedder, load_scripts, score_call
+    from voc.qa import load_scripts, score_call
     from voc.records import Role, SentimentScore
+    from voc.semantic import qa_embedder as e5_embedder
     from voc.sentiment import get_scorer
     from voc.transcribe.jsonio import transcript_from_json
 

@@ -20,12 +20,12 @@ from voc.qa import (
     PhraseSet,
     PinyinMatcher,
     SemanticMatcher,
-    e5_embedder,
     load_scripts,
     score_call,
 )
 from voc.qa.scorer import find
 from voc.records import Role, SentimentScore, Utterance
+from voc.semantic import qa_embedder as e5_embedder
 
 HERE = Path(__file__).resolve().parent
 CLAUSE = re.compile(r"[^，。！？；,.!?;、\s]+")

@@ -48,8 +48,8 @@ from scale_data import (
 )
 
 from voc.config import TopicSettings
+from voc.semantic.tokens import tokenize_many
 from voc.topics import TopicDoc, TopicRegistry, update_topics
-from voc.topics.tokens import tokenize_many
 
 log = logging.getLogger("bertopic_compare")
 START = dt.date(2026, 1, 1)

@@ -40,9 +40,9 @@ from scale_data import (  # bench/topics
     waimai_neg,
 )
 
+from voc.semantic.tokens import tokenize_many
 from voc.topics import TopicDoc, TopicRegistry, daily_counts, detect_emerging, update_topics
 from voc.topics.bursts import detect_term_bursts
-from voc.topics.tokens import tokenize_many
 
 log = logging.getLogger("emerging_sim")
 START = dt.date(2026, 11, 1)

@@ -26,7 +26,7 @@ def customers_show(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One customer's contacts across channels: dates, topics, sentiment, QA, repeat chain and risk."""
-    from voc.customers import customer_timeline
+    from voc.pipeline import customer_timeline
 
     s = settings()
     try:
@@ -66,7 +66,7 @@ def customers_at_risk(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Customers ranked by churn risk (signals x customer value), with the reasons."""
-    from voc.customers import at_risk_customers
+    from voc.pipeline import at_risk_customers
 
     s = settings()
     try:
@@ -89,7 +89,7 @@ def outreach(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Customers to contact first about a topic: complainers and silent customers sharing batch/product."""
-    from voc.customers import topic_outreach
+    from voc.pipeline import topic_outreach
 
     s = settings()
     try:

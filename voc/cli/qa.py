@@ -90,8 +90,8 @@ def qa_score(
 ) -> None:
     """Score a call transcript against its queue's script (nothing is stored)."""
     from voc.qa import ScriptError, load_scripts, score_call
-    from voc.semantic import qa_embedder
     from voc.records import Role, SentimentScore
+    from voc.semantic import qa_embedder
     from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
 
     s = settings()

@@ -166,9 +166,9 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         "failures": store.item_errors(),
         "quarantine": store.quarantine(),
     }
-    from voc.sentiment.overview import sentiment_overview
+    from voc.pipeline import sentiment_overview
 
-    info["sentiment"] = sentiment_overview(store, s.sentiment.negative_threshold)
+    info["sentiment"] = sentiment_overview(store, s)
     if json_out:
         emit_json(info)
         return

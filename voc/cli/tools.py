@@ -141,9 +141,7 @@ def transcribe(
     --json prints one object per file and line (JSON Lines), the shape of `voc.transcribe.transcript_to_json`.
     A file that cannot be decoded is reported on stderr and the others go on (exit code 3).
     """
-    from dataclasses import replace as dc_replace
-
-    from voc.pipeline import _redact_utterances
+    from voc.pipeline import transcribe_file
     from voc.transcribe import AudioError, ModelError, get_engine, transcript_to_json
 
     s = settings()
@@ -158,13 +156,11 @@ def transcribe(
             failed += 1
             continue
         try:
-            t = engine.transcribe_call(path, path.stem, agent_channel)
+            t, pii = transcribe_file(s, path, path.stem, agent_channel, engine=engine)
         except AudioError as exc:
             err.print(f"[red]error:[/red] {path}: {exc}")
             failed += 1
             continue
-        utterances, pii = _redact_utterances(t.utterances, s)
-        t = dc_replace(t, utterances=tuple(utterances))
         if srt is not None:
             srt.mkdir(parents=True, exist_ok=True)
             (srt / f"{path.stem}.srt").write_text(to_srt(t.utterances), encoding="utf-8")

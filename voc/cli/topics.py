@@ -218,7 +218,7 @@ def watch(
     to report.webhooks. --json: one line per alert {"at", "kind", "topic_id", "label", "count", "baseline",
     "latency_s"}. Ctrl-C stops cleanly (exit 0); items of an interrupted cycle are picked up by the next run.
     """
-    from voc.topics.live import watch as run_watch
+    from voc.pipeline.watch import watch as run_watch
 
     s = settings()
     store = open_store(s)

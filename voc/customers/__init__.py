@@ -1,7 +1,7 @@
 """Customer view: timelines across channels, repeat contacts and FCR, churn-risk and proactive outreach lists.
 
-Pure functions over :class:`Contact` records (``repeats``, ``risk``, ``outreach``); ``store`` reads them from
-the existing tables; ``report`` builds the run's :class:`CustomerReport` and its CSV exports.
+Pure functions over :class:`Contact` records (``repeats``, ``risk``, ``outreach``); ``report`` holds the run's
+:class:`CustomerReport` and writes its CSV exports. :mod:`voc.pipeline.customers` reads the contacts from the store.
 """
 
 from voc.customers.model import (
@@ -16,14 +16,7 @@ from voc.customers.model import (
 )
 from voc.customers.outreach import build_outreach, shared_exposure
 from voc.customers.repeats import find_repeats, repeat_chains, repeat_stats, timelines
-from voc.customers.report import (
-    CustomerReport,
-    at_risk_customers,
-    build_customer_report,
-    customer_timeline,
-    topic_outreach,
-    write_customer_exports,
-)
+from voc.customers.report import CustomerReport, customer_json, write_customer_exports
 from voc.customers.risk import customer_risk, rank_at_risk
 
 __all__ = [
@@ -35,11 +28,9 @@ __all__ = [
     "RepeatChain",
     "RepeatLink",
     "RepeatStats",
-    "at_risk_customers",
-    "build_customer_report",
     "build_outreach",
+    "customer_json",
     "customer_risk",
-    "customer_timeline",
     "find_repeats",
     "rank_at_risk",
     "repeat_chains",
@@ -47,6 +38,5 @@ __all__ = [
     "safe_attributes",
     "shared_exposure",
     "timelines",
-    "topic_outreach",
     "write_customer_exports",
 ]

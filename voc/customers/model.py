@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,9 @@ def safe_attributes(attributes: dict[str, Any] | None) -> dict[str, str]:
             continue
         out[str(key)] = PII_VALUE.sub("[PII]", str(value))
     return out
+
+
+EXCERPT_CHARS = 60  # start of a contact's redacted text shown by the CLI
 
 
 def customer_key(customer_id: str | None) -> str | None:
@@ -132,7 +136,7 @@ class CustomerRisk:
     customer_id: str
     tier: str | None
     value: float | None
-    weight: float  # voc.routing.value.customer_weight
+    weight: float  # voc.value.customer_weight
     points: float  # unweighted sum of signal points
     signals: dict[str, float]  # signal -> points
     reasons: tuple[str, ...]
@@ -201,3 +205,30 @@ class OutreachList:
                 "complainers": self.complainers, "exposed": self.exposed,
                 "anonymous_complaints": self.anonymous_complaints,
                 "entries": [e.to_dict(i) for i, e in enumerate(self.entries, start=1)]}
+
+
+def service_departments(departments: Sequence[Any]) -> dict[str, str]:
+    """Service type -> the first department (in file order) that owns it."""
+    out: dict[str, str] = {}
+    for d in departments:
+        for st in d.service_types:
+            out.setdefault(st, d.id)
+    return out
+
+
+def contact_from_row(row: Any, labels: Mapping[str, str], topic_departments: Mapping[str, str],
+                     service_departments: Mapping[str, str], fallback_department: str | None) -> Contact:
+    """A :class:`Contact` from a stored contact row (``voc.store.customers.ContactRow``): PII-free attributes and
+    excerpt, its topic's label, and its owning department (the topic's route, else the service type's owner)."""
+    topic, stype = row.topic_id, row.service_type
+    department = (topic_departments.get(topic) if topic else None) or service_departments.get(stype or "")
+    return Contact(
+        interaction_id=row.interaction_id, customer_id=customer_key(row.customer_id), channel=row.channel,
+        business_date=row.business_date, started_at=row.started_at, external_id=row.external_id, queue=row.queue,
+        agent_id=row.agent_id, customer_tier=row.customer_tier, customer_value=row.customer_value,
+        service_type=stype, topic_id=topic, topic_label=labels.get(topic) if topic else None,
+        department=department or (fallback_department if (topic or stype) else None),
+        sentiment=row.call_score if row.call_score is not None else row.text_score, trajectory=row.trajectory,
+        escalation=bool(row.escalation), qa_score=row.qa_score, qa_review=row.review_status,
+        attributes=safe_attributes(row.attributes), excerpt=PII_VALUE.sub("[PII]", row.text or "")[:EXCERPT_CHARS],
+    )

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from voc.customers.model import Contact, OutreachEntry, OutreachList
 from voc.customers.repeats import contact_order
-from voc.routing.value import DEFAULT_TIER_WEIGHTS, customer_weight
+from voc.value import DEFAULT_TIER_WEIGHTS, customer_weight
 
 PROFILE_KEYS = ("product", "batch", "region")
 

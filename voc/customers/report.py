@@ -1,5 +1,5 @@
-"""The customer view of a run date: FCR / repeat figures, the at-risk list and outreach lists, as one
-:class:`CustomerReport` (what the report stage renders), CSV exports, and the CLI's views."""
+"""The customer view of a run date as one :class:`CustomerReport` (what the report stage renders), its CSV exports,
+and one customer's view as JSON. :mod:`voc.pipeline.customers` reads the contacts and builds them."""
 
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voc.customers import store as cstore
 from voc.customers.model import Contact, CustomerRisk, OutreachList, RepeatStats
-from voc.customers.outreach import build_outreach, shared_exposure
-from voc.customers.repeats import GROUPINGS, find_repeats, repeat_chains, repeat_stats, timelines
-from voc.customers.risk import customer_risk, rank_at_risk
-from voc.routing.value import customer_weight
+from voc.value import customer_weight
 
 logger = logging.getLogger(__name__)
 
@@ -69,105 +65,14 @@ class CustomerReport:
         }
 
 
-class CustomerView:
-    """Reads contacts for the customer view with departments resolved once (settings -> store)."""
-
-    def __init__(self, store, settings, until: dt.date) -> None:
-        from voc.routing import load_departments
-
-        self.store, self.settings, self.until = store, settings, until
-        self.cs = settings.customers
-        self.topic_departments = cstore.topic_departments(store, until)
-        self.service_departments = cstore.service_departments(load_departments(settings.routing.departments_file))
-        self.fallback = settings.routing.fallback_department
-        self.tier_weights = dict(settings.routing.tier_weights)
-
-    def contacts(self, **filters) -> list[Contact]:
-        return cstore.load_contacts(
-            self.store, topic_departments=self.topic_departments, service_departments=self.service_departments,
-            fallback_department=self.fallback, **filters)
-
-    def risk_options(self, since: dt.date | None) -> dict[str, Any]:
-        return {"since": since, "weights": self.cs.risk_weights.model_dump(),
-                "negative_threshold": self.settings.sentiment.negative_threshold,
-                "worsening_drop": self.cs.worsening_drop, "tier_weights": self.tier_weights}
-
-    def outreach(self, topic_id: str, *, label: str | None = None, finding=None, department: str | None = None,
-                 since: dt.date | None = None) -> OutreachList:
-        """Complainers of ``topic_id`` in [since, until] (plus the finding's members) and exposed customers."""
-        since = since or self.until - dt.timedelta(days=self.cs.lookback_days - 1)
-        ids = set(cstore.topic_member_ids(self.store, topic_id, since, self.until))
-        if finding is not None:
-            ids |= set(finding.interaction_ids)
-        complaints = self.contacts(interaction_ids=sorted(ids))
-        exposure = shared_exposure(complaints, self.cs.outreach_match_keys, self.cs.outreach_min_complainers,
-                                   self.cs.outreach_min_share)
-        candidates = self.contacts(
-            since=self.until - dt.timedelta(days=self.cs.outreach_metadata_days - 1), until=self.until,
-            attribute_values=exposure) if exposure else []
-        if label is None:
-            label = cstore.topic_labels(self.store, [topic_id]).get(topic_id, topic_id)
-        department = department or self.topic_departments.get(topic_id) or self.fallback
-        return build_outreach(
-            topic_id, label, complaints, candidates, finding_id=finding.id if finding is not None else None,
-            department=department, match_keys=self.cs.outreach_match_keys,
-            min_complainers=self.cs.outreach_min_complainers, min_share=self.cs.outreach_min_share,
-            tier_weights=self.tier_weights,
-            limit=self.cs.outreach_limit)
-
-
-def build_customer_report(store, settings, run_date: dt.date) -> CustomerReport:
-    """The report stage's hook: figures over the lookback period ending at ``run_date``, the ranked
-    at-risk list, and one outreach list per emerging-topic finding of ``run_date``."""
-    cs = settings.customers
-    view = CustomerView(store, settings, run_date)
-    since = run_date - dt.timedelta(days=cs.lookback_days - 1)
-    # Contacts before the period are read too, so a contact on its first day can still be a repeat.
-    contacts = view.contacts(since=since - dt.timedelta(days=cs.repeat_window_days), until=run_date)
-    links = find_repeats(contacts, cs.repeat_window_days, cs.repeat_match)
-    chains = repeat_chains(contacts, links)
-    overall = repeat_stats(contacts, links, since=since, until=run_date)
-    by_group = {name: repeat_stats(contacts, links, key, since=since, until=run_date) for name, key in GROUPINGS.items()}
-    lines = timelines(contacts)
-    at_risk = rank_at_risk(lines, links, chains, limit=cs.top_n, **view.risk_options(since))
-    outreach = []
-    for finding, department in cstore.emerging_findings(store, run_date):
-        if not finding.topic_id:
-            continue
-        outreach.append(view.outreach(finding.topic_id, label=finding.title, finding=finding,
-                                      department=department, since=since))
-    unknown = sum(1 for c in contacts if not c.customer_id and since <= c.business_date <= run_date)
-    report = CustomerReport(
-        run_date=run_date, since=since, overall=overall[0] if overall else RepeatStats("all", 0, 0, 0, 0),
-        by_group=by_group, at_risk=tuple(at_risk), outreach=tuple(outreach), unknown_contacts=unknown,
-        options=cs.model_dump(mode="json"),
-    )
-    logger.info("customers %s: %d contacts, repeat rate %s, FCR %s, %d at risk, %d outreach lists",
-                run_date, report.overall.contacts, report.overall.repeat_rate, report.overall.fcr,
-                len(at_risk), len(outreach))
-    return report
-
-
-def customer_timeline(store, settings, customer_id: str, until: dt.date | None = None) -> dict[str, Any] | None:
-    """One customer's contacts across channels with repeat links, chains and risk (``voc customers show``)."""
-    cid = (customer_id or "").strip()
-    if not cid:
-        return None
-    until = until or cstore.latest_business_date(store) or dt.date.today()
-    view = CustomerView(store, settings, until)
-    contacts = sorted(view.contacts(customer_id=cid), key=lambda c: (c.business_date, c.interaction_id))
-    if not contacts:
-        return None
-    cs = settings.customers
-    links = find_repeats(contacts, cs.repeat_window_days, cs.repeat_match)
-    chains = repeat_chains(contacts, links)
-    timeline = timelines(contacts).get(cid, [])
-    risk = customer_risk(timeline, links, chains, **view.risk_options(until - dt.timedelta(days=cs.lookback_days - 1)))
+def customer_json(cid: str, timeline: Sequence[Contact], links: Mapping[str, Any], chains: Sequence[Any],
+                  risk: CustomerRisk | None, tier_weights: Mapping[str, float]) -> dict[str, Any]:
+    """One customer's view as JSON (``voc customers show --json``)."""
     tier = next((c.customer_tier for c in reversed(timeline) if c.customer_tier), None)
     value = next((c.customer_value for c in reversed(timeline) if c.customer_value is not None), None)
     return {
         "customer_id": cid, "tier": tier, "value": value,
-        "weight": round(customer_weight(tier, value, view.tier_weights), 3),
+        "weight": round(customer_weight(tier, value, tier_weights), 3),
         "contacts": [_contact_json(c, links) for c in timeline],
         "chains": [{"contacts": list(ch.contacts), "first": ch.first.isoformat(), "last": ch.last.isoformat(),
                     "days": ch.days, "about": ch.about, "reason": ch.reason} for ch in chains],
@@ -186,31 +91,6 @@ def _contact_json(c: Contact, links) -> dict[str, Any]:
         "repeat_of": link.previous if link else None, "repeat_days": link.days if link else None,
         "repeat_match": link.match if link else None, "attributes": dict(c.attributes), "excerpt": c.excerpt,
     }
-
-
-def at_risk_customers(store, settings, until: dt.date | None = None, limit: int | None = None) -> list[CustomerRisk]:
-    """The ranked at-risk list over the lookback period ending ``until`` (default: latest business date)."""
-    cs = settings.customers
-    until = until or cstore.latest_business_date(store) or dt.date.today()
-    view = CustomerView(store, settings, until)
-    since = until - dt.timedelta(days=cs.lookback_days - 1)
-    contacts = view.contacts(since=since - dt.timedelta(days=cs.repeat_window_days), until=until)
-    links = find_repeats(contacts, cs.repeat_window_days, cs.repeat_match)
-    return rank_at_risk(timelines(contacts), links, repeat_chains(contacts, links), limit=limit,
-                        **view.risk_options(since))
-
-
-def topic_outreach(store, settings, topic_id: str, until: dt.date | None = None) -> OutreachList | None:
-    """The outreach list of one topic (``voc outreach``); None when the topic is unknown."""
-    until = until or cstore.latest_business_date(store) or dt.date.today()
-    labels = cstore.topic_labels(store, [topic_id])
-    found = cstore.latest_topic_finding(store, topic_id, until)
-    if topic_id not in labels and found is None:
-        return None
-    view = CustomerView(store, settings, until)
-    finding, department = found if found else (None, None)
-    label = labels.get(topic_id) or (finding.title if finding else topic_id)
-    return view.outreach(topic_id, label=label, finding=finding, department=department)
 
 
 # ---- exports --------------------------------------------------------------------------------------

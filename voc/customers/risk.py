@@ -2,7 +2,7 @@
 
 Signals (points per occurrence from ``customers.risk_weights``): repeat contacts, contacts with negative
 sentiment, calls whose sentiment worsened (and a fall across contacts), escalation flags, and QA reviews
-still open. The sum is multiplied by :func:`voc.routing.value.customer_weight` of the customer's tier
+still open. The sum is multiplied by :func:`voc.value.customer_weight` of the customer's tier
 and value, so a VIP with the same troubles ranks above a normal customer.
 """
 
@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from voc.customers.model import Contact, CustomerRisk, RepeatChain, RepeatLink
-from voc.routing.value import DEFAULT_TIER_WEIGHTS, customer_weight
+from voc.value import DEFAULT_TIER_WEIGHTS, customer_weight
 
 UNRESOLVED_REVIEW = frozenset({"open", "claimed", "appealed"})
 DEFAULT_RISK_WEIGHTS: Mapping[str, float] = {

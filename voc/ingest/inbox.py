@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from voc.records import Channel, Interaction
-from voc.text.redact import PLACEHOLDER_RE
+from voc.records import PII_PLACEHOLDER_RE, Channel, Interaction
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ def clean_attributes(attributes: dict[str, Any], redact: Callable[[str], str] | 
             continue
         if redact is not None:
             cleaned = redact(str(value))
-            if PLACEHOLDER_RE.search(cleaned) and not PLACEHOLDER_RE.search(str(value)):
+            if PII_PLACEHOLDER_RE.search(cleaned) and not PII_PLACEHOLDER_RE.search(str(value)):
                 value = cleaned
         out[key] = value
     return out
@@ -299,7 +298,7 @@ def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[s
 
 def _scrub_reason(rej: Rejected, redact: Callable[[str], str]) -> Rejected:
     cleaned = redact(rej.reason)
-    if PLACEHOLDER_RE.search(cleaned) and not PLACEHOLDER_RE.search(rej.reason):
+    if PII_PLACEHOLDER_RE.search(cleaned) and not PII_PLACEHOLDER_RE.search(rej.reason):
         return replace(rej, reason=cleaned)
     return rej
 

@@ -9,8 +9,8 @@ from voc.qa.matcher import (
     PhraseSet,
     PinyinMatcher,
     SemanticMatcher,
-    e5_embedder,
 )
+from voc.qa.patterns import qa_pattern_findings, review_priority
 from voc.qa.schema import Script
 from voc.qa.scorer import (
     FORBIDDEN_PHRASE,
@@ -37,9 +37,10 @@ __all__ = [
     "ScriptBook",
     "ScriptError",
     "SemanticMatcher",
-    "e5_embedder",
     "in_sample",
+    "qa_pattern_findings",
     "load_scripts",
+    "review_priority",
     "review_reasons",
     "score_call",
 ]

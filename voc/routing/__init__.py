@@ -10,7 +10,12 @@ from voc.routing.departments import (
 )
 from voc.routing.memory import MemoryHit, RouteMemory
 from voc.routing.router import RouteDecision, Router, build_router, finding_text, route_findings, route_texts
-from voc.routing.service_type import ServiceTypeResult, classify_service_type, classify_service_types
+from voc.routing.service_type import (
+    ServiceTypeResult,
+    classify_service_type,
+    classify_service_types,
+    contact_text,
+)
 from voc.routing.similarity import DepartmentSimilarity, EmbedderSimilarity, TfidfSimilarity
 from voc.routing.value import affected_customers, customer_weight, value_weight, weigh_findings
 
@@ -31,6 +36,7 @@ __all__ = [
     "build_router",
     "classify_service_type",
     "classify_service_types",
+    "contact_text",
     "customer_weight",
     "finding_text",
     "load_departments",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from voc.records import Interaction, Utterance
+
 # Weight 2 = the phrase names the service itself; 1 = a hint. Order of SERVICE_CUES breaks ties: a text
 # that both complains and asks for repair is a complaint (it needs handling, not only a technician).
 SERVICE_CUES: dict[str, dict[str, int]] = {
@@ -63,3 +65,12 @@ def classify_service_type(text: str) -> ServiceTypeResult:
 
 def classify_service_types(texts: Sequence[str]) -> list[ServiceTypeResult]:
     return [classify_service_type(t) for t in texts]
+
+
+def contact_text(item: Interaction, utterances: Sequence[Utterance] = ()) -> str:
+    """What a contact is about: a call's customer side (the agent's questions would make every call a
+    consultation), else the whole call; a text's body."""
+    if item.channel.value == "call":
+        customer = [u.text for u in utterances if u.role.value == "customer"]
+        return "。".join(customer or [u.text for u in utterances])
+    return item.text or ""

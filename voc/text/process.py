@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from voc.config import TextSettings
+from voc.records import Utterance
 from voc.text.normalize import normalize
 from voc.text.redact import redact
 from voc.text.segment import get_stopwords, get_tokenizer, segment
@@ -47,3 +48,31 @@ def process_texts(
         totals.update(p.pii_counts)
     log.info("processed %d texts; PII removed: %s", len(out), dict(totals) or "none")
     return out
+
+
+def make_cleaner(settings: TextSettings) -> Callable[[str], str]:
+    """normalise + redact, as applied to every text before it is stored (normalise only with ``redact: false``)."""
+    if not settings.redact:
+        return normalize
+
+    def clean(text: str) -> str:
+        return redact(normalize(text), settings).text
+
+    return clean
+
+
+def redact_utterances(utterances: Sequence[Utterance], settings: TextSettings) -> tuple[list[Utterance], dict[str, int]]:
+    """Normalise + redact each utterance; word timings are kept only where nothing was redacted.
+
+    Returns new utterances and the PII counts by type."""
+    out, pii = [], {}
+    for u in utterances:
+        text = normalize(u.text)
+        if settings.redact:
+            r = redact(text, settings)
+            text = r.text
+            for k, v in r.counts.items():
+                pii[k] = pii.get(k, 0) + v
+        words = u.words if text == u.text else ()
+        out.append(replace(u, text=text, words=words))
+    return out, pii

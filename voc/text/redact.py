@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from voc.config import TextSettings
+from voc.records import PII_PLACEHOLDER_RE
 
 log = logging.getLogger(__name__)
 
 PII_TYPES = ("PHONE", "ID", "CARD", "EMAIL", "ADDR", "NAME")
 PLACEHOLDER = {t: f"[{t}]" for t in PII_TYPES}
-PLACEHOLDER_RE = re.compile(r"\[(?:PHONE|ID|CARD|EMAIL|ADDR|NAME)\]")
+PLACEHOLDER_RE = PII_PLACEHOLDER_RE
 
 
 @dataclass(frozen=True, slots=True)

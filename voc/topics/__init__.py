@@ -3,8 +3,7 @@
 Only light names live here; the heavy libraries load inside the functions that need them.
 """
 
-from voc.topics.clustering import ClusterResult, cluster_vectors, label_clusters, representative_texts
-from voc.topics.embedders import (
+from voc.semantic.embedders import (
     E5Embedder,
     Embedder,
     EmbeddingCache,
@@ -16,6 +15,8 @@ from voc.topics.embedders import (
     resolve_embedder_name,
     text_hash,
 )
+from voc.semantic.tokens import stopwords, tokenize
+from voc.topics.clustering import ClusterResult, cluster_vectors, label_clusters, representative_texts
 from voc.topics.emerging import EmergingTopic, daily_counts, detect_emerging
 from voc.topics.registry import (
     Topic,
@@ -25,7 +26,6 @@ from voc.topics.registry import (
     TopicRunResult,
     update_topics,
 )
-from voc.topics.tokens import stopwords, tokenize
 
 __all__ = [
     "ClusterResult",

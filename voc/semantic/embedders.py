@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +29,8 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    # False for a backend whose vector space is fitted on the texts of a run (tfidf): call ``fit`` first.
+    fitted: bool
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -52,6 +54,7 @@ class E5Embedder:
     """
 
     dim = 384
+    fitted = True
 
     def __init__(self, prefix: str = "query", batch_size: int = 64, variant: str = "original") -> None:
         if prefix not in ("query", "passage"):
@@ -91,6 +94,8 @@ class SentenceTransformerEmbedder:
     Production: set ``topics.embedder: sentence-transformers`` and ``topics.st_model`` to a Chinese model
     folder (e.g. a bge-small-zh or text2vec-base-chinese download), then rerun bench/topics to compare.
     """
+
+    fitted = True
 
     def __init__(self, model: str | Path, device: str = "cpu", batch_size: int = 32) -> None:
         try:
@@ -150,7 +155,7 @@ class TfidfSvdEmbedder:
     def _counts(self, texts: Sequence[str]) -> Any:
         from scipy import sparse
 
-        from voc.topics.tokens import tokenize_many
+        from voc.semantic.tokens import tokenize_many
 
         rows, cols, vals = [], [], []
         for i, toks in enumerate(tokenize_many(texts)):
@@ -176,7 +181,7 @@ class TfidfSvdEmbedder:
     def fit(self, texts: Sequence[str]) -> TfidfSvdEmbedder:
         from sklearn.decomposition import TruncatedSVD
 
-        from voc.topics.tokens import tokenize_many
+        from voc.semantic.tokens import tokenize_many
 
         if len(texts) < 3:
             raise ValueError(f"TfidfSvdEmbedder.fit needs at least 3 texts, got {len(texts)}")
@@ -228,29 +233,40 @@ def resolve_embedder_name(settings: TopicSettings) -> str:
     return AUTO_EMBEDDER if settings.embedder == "auto" else settings.embedder
 
 
+# The one place a backend name becomes an object: name -> factory(st_model, seed).
+BACKENDS: dict[str, Callable[[str | None, int], Embedder]] = {
+    "e5": lambda _st, _seed: E5Embedder(),
+    "tfidf": lambda _st, seed: TfidfSvdEmbedder(seed=seed),
+    "sentence-transformers": lambda st, _seed: SentenceTransformerEmbedder(_require_st_model(st)),
+}
+
+
+def _require_st_model(st_model: str | None) -> str:
+    if not st_model:
+        raise ValueError(
+            "topics.embedder is 'sentence-transformers' but topics.st_model is empty: set it to a model "
+            "folder (e.g. a local bge-small-zh copy) or a model name"
+        )
+    return st_model
+
+
 @functools.lru_cache(maxsize=4)
-def _cached_embedder(kind: str, st_model: str | None, seed: int) -> Embedder:
-    if kind == "e5":
-        return E5Embedder()
-    if kind == "tfidf":
-        return TfidfSvdEmbedder(seed=seed)
-    if kind == "sentence-transformers":
-        if not st_model:
-            raise ValueError(
-                "topics.embedder is 'sentence-transformers' but topics.st_model is empty: set it to a model "
-                "folder (e.g. a local bge-small-zh copy) or a model name"
-            )
-        return SentenceTransformerEmbedder(st_model)
-    raise ValueError(f"topics.embedder: unknown backend {kind!r}; expected one of: auto, e5, tfidf, sentence-transformers")
+def load_embedder(kind: str, st_model: str | None = None, seed: int = 42) -> Embedder:
+    """The backend ``kind`` (see :data:`BACKENDS`), loaded once per process."""
+    factory = BACKENDS.get(kind)
+    if factory is None:
+        raise ValueError(f"topics.embedder: unknown backend {kind!r}; expected one of: auto, "
+                         f"{', '.join(BACKENDS)}")
+    return factory(st_model, seed)
 
 
 def get_embedder(settings: TopicSettings, seed: int = 42) -> Embedder:
-    """The embedder the settings ask for, loaded once per process.
+    """The embedder the topic settings ask for, loaded once per process.
 
-    For 'tfidf' the returned object is fitted on the first texts it embeds; load a saved one with
-    :meth:`TfidfSvdEmbedder.load` to keep nightly vectors comparable.
+    For 'tfidf' the returned object is not fitted (``fitted`` is False): fit it on the night's texts, or load a saved
+    one with :meth:`TfidfSvdEmbedder.load` to keep nightly vectors comparable.
     """
-    return _cached_embedder(resolve_embedder_name(settings), settings.st_model, seed)
+    return load_embedder(resolve_embedder_name(settings), settings.st_model, seed)
 
 
 def text_hash(text: str) -> str:

@@ -1,11 +1,15 @@
-"""What the sentiment stage has stored, summarised for ``voc status``: per-call trajectories and escalations."""
+"""Read model: what the sentiment stage has stored, summarised for ``voc status`` (trajectories, escalations)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
+from voc.store.schema import CallSentimentRow, InteractionRow
+
 if TYPE_CHECKING:
-    from voc.store import Store
+    from voc.store.repo import Store
 
 # CallSentiment.trajectory values -> the words `voc status` reports.
 TRAJECTORY_NAMES = {"improving": "improved", "worsening": "worsened", "stable": "flat"}
@@ -20,10 +24,6 @@ def sentiment_overview(store: Store, negative_threshold: float = -0.35, max_list
     a text counts as negative when its score is below ``negative_threshold`` (``sentiment.negative_threshold``);
     ``escalated_calls`` holds up to ``max_listed`` escalated calls, most negative first, with their reasons.
     """
-    from sqlalchemy import func, select
-
-    from voc.store.schema import CallSentimentRow, InteractionRow
-
     is_call = InteractionRow.channel == "call"
     calls = {"scored": 0, "improved": 0, "worsened": 0, "flat": 0, "escalations": 0}
     texts = {"scored": 0, "negative": 0, "escalations": 0}

@@ -20,7 +20,7 @@ _PLACEHOLDER = re.compile(r"\[(?:PHONE|ID|CARD|EMAIL|ADDR|NAME)\]")
 @functools.lru_cache(maxsize=8)
 def stopwords(extra_file: Path | None = None) -> frozenset[str]:
     """The bundled stopword list, plus one word per line from ``extra_file`` (TextSettings.stopwords)."""
-    text = resources.files("voc.topics").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    text = resources.files("voc.semantic").joinpath("stopwords.txt").read_text(encoding="utf-8")
     words = {w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#")}
     if extra_file is not None:
         path = Path(extra_file)

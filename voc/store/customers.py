@@ -1,21 +1,19 @@
-"""Reading the customer view out of the store: contacts with their topic, sentiment, QA and department.
-
-No tables of its own: everything is computed from interactions, topic_assignments, sentiment,
-call_sentiment, qa_results, qa_reviews, topics, findings, routes and route_memory.
+"""Read model of the customer view: contact rows with their topic, sentiment and QA; topic labels, departments and
+findings. No tables of its own: everything comes from interactions, topic_assignments, sentiment, call_sentiment,
+qa_results, qa_reviews, topics, findings, routes and route_memory. :mod:`voc.pipeline.customers` turns the rows
+into :class:`voc.customers.Contact` records.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 
-from voc.customers.model import PII_VALUE, Contact, customer_key, safe_attributes
-from voc.customers.outreach import key_parts
 from voc.records import Finding
-from voc.store import Store
+from voc.store.repo import Store
 from voc.store.schema import (
     CallSentimentRow,
     FindingRow,
@@ -29,7 +27,30 @@ from voc.store.schema import (
     TopicRow,
 )
 
-EXCERPT_CHARS = 60
+
+class ContactRow(NamedTuple):
+    """One interaction as the customer view reads it (joined with its topic, sentiment, QA and review)."""
+
+    interaction_id: str
+    customer_id: str | None
+    channel: str
+    business_date: dt.date
+    started_at: dt.datetime | None
+    external_id: str | None
+    queue: str | None
+    agent_id: str | None
+    customer_tier: str | None
+    customer_value: float | None
+    service_type: str | None
+    attributes: dict[str, Any] | None
+    text: str | None
+    topic_id: str | None
+    call_score: float | None
+    trajectory: str | None
+    escalation: bool | None
+    text_score: float | None
+    qa_score: float | None
+    review_status: str | None
 
 
 def latest_business_date(store: Store) -> dt.date | None:
@@ -63,15 +84,6 @@ def topic_departments(store: Store, until: dt.date) -> dict[str, str]:
     return out
 
 
-def service_departments(departments: Sequence[Any]) -> dict[str, str]:
-    """Service type -> the first department (in file order) that owns it."""
-    out: dict[str, str] = {}
-    for d in departments:
-        for st in d.service_types:
-            out.setdefault(st, d.id)
-    return out
-
-
 def _query():
     return (
         select(
@@ -90,22 +102,18 @@ def _query():
     )
 
 
-def load_contacts(
+def contact_rows(
     store: Store,
     *,
     since: dt.date | None = None,
     until: dt.date | None = None,
     customer_id: str | None = None,
     interaction_ids: Sequence[str] | None = None,
-    attribute_values: Mapping[str, Iterable[tuple[str, ...]]] | None = None,
-    topic_departments: Mapping[str, str] | None = None,
-    service_departments: Mapping[str, str] | None = None,
-    fallback_department: str | None = None,
-    labels: Mapping[str, str] | None = None,
-) -> list[Contact]:
-    """Contacts (one per interaction) filtered by business-date range, customer, ids or attribute values.
+    attribute_values: Mapping[tuple[str, ...], Iterable[tuple[str, ...]]] | None = None,
+) -> list[ContactRow]:
+    """Contact rows (one per interaction) filtered by business-date range, customer, ids or attribute values.
 
-    ``attribute_values`` maps a match key ('batch', 'product+region') to value tuples; an interaction
+    ``attribute_values`` maps attribute names (('batch',), ('product', 'region')) to value tuples; an interaction
     matches when any key's attributes equal one of its tuples (JSON lookups work on SQLite and PostgreSQL).
     """
     q = _query()
@@ -121,33 +129,14 @@ def load_contacts(
         q = q.where(InteractionRow.id.in_(sorted(set(interaction_ids))))
     if attribute_values is not None:
         clauses = []
-        for key, values in attribute_values.items():
-            parts = key_parts(key)
+        for parts, values in attribute_values.items():
             for value in values:
                 clauses.append(and_(*(InteractionRow.attributes[p].as_string() == v for p, v in zip(parts, value, strict=True))))
         if not clauses:
             return []
         q = q.where(InteractionRow.customer_id.is_not(None), or_(*clauses))
     with store.db.session() as s:
-        rows = s.execute(q).all()
-    if labels is None:
-        labels = topic_labels(store, {r[13] for r in rows if r[13]})
-    topic_departments = topic_departments or {}
-    service_departments = service_departments or {}
-    out = []
-    for (iid, cid, channel, day, started, ext, queue, agent, tier, value, stype, attrs, text, topic, call_score,
-         trajectory, escalation, text_score, qa_score, review) in rows:
-        department = (topic_departments.get(topic) if topic else None) or service_departments.get(stype or "")
-        out.append(Contact(
-            interaction_id=iid, customer_id=customer_key(cid), channel=channel, business_date=day, started_at=started,
-            external_id=ext, queue=queue, agent_id=agent, customer_tier=tier, customer_value=value,
-            service_type=stype, topic_id=topic, topic_label=labels.get(topic) if topic else None,
-            department=department or (fallback_department if (topic or stype) else None),
-            sentiment=call_score if call_score is not None else text_score, trajectory=trajectory,
-            escalation=bool(escalation), qa_score=qa_score, qa_review=review,
-            attributes=safe_attributes(attrs), excerpt=PII_VALUE.sub("[PII]", text or "")[:EXCERPT_CHARS],
-        ))
-    return out
+        return [ContactRow(*row) for row in s.execute(q).all()]
 
 
 def topic_member_ids(store: Store, topic_id: str, since: dt.date, until: dt.date) -> list[str]:

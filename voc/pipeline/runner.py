@@ -1,0 +1,260 @@
+"""The embedded runner: the stage registry, per-item bookkeeping, recorded runs, resume and reprocessing.
+
+Each stage module of :mod:`voc.pipeline` registers one ``run(store, settings, run_date, batch=None, progress=None,
+*, now=None) -> StageResult`` with :func:`stage`; the CLI, the web app and the Airflow DAGs call the functions here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from voc.config import Settings
+from voc.records import Interaction, StageResult, to_dict
+from voc.store import Store
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+DEFAULT_ORDER = ("ingest", "transcribe", "text", "sentiment", "qa", "topics", "routing", "report")
+
+
+class StageFn(Protocol):
+    def __call__(
+        self, store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str] | None = None,
+        progress: ProgressFn | None = None, *, now: dt.datetime | None = None,
+    ) -> StageResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    fn: StageFn
+    per_item: bool  # tracks item_status rows (resumable per interaction)
+    doc: str
+
+
+STAGES: dict[str, Stage] = {}
+
+
+def stage(name: str, per_item: bool = True) -> Callable[[StageFn], StageFn]:
+    """Register ``fn`` as the stage ``name`` (its docstring's first line is the stage's description)."""
+
+    def register(fn: StageFn) -> StageFn:
+        STAGES[name] = Stage(name, fn, per_item, (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "")
+        return fn
+
+    return register
+
+
+class StageError(RuntimeError):
+    """A whole stage could not run (missing model, bad config); items were not touched."""
+
+
+def noop_progress(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+def utcnow() -> dt.datetime:
+    """The wall clock, read only at the entry points (CLI, DAG tasks); logic takes ``now`` as an argument."""
+    return dt.datetime.now(dt.UTC)
+
+
+def timed(name: str, run_date: dt.date, t0: float, **kw: Any) -> StageResult:
+    return StageResult(stage=name, run_date=run_date.isoformat(), seconds=round(time.perf_counter() - t0, 3), **kw)
+
+
+def select_items(store: Store, stage_name: str, run_date: dt.date, batch: Sequence[str] | None,
+                 **filters: Any) -> list[Interaction]:
+    """Items for a stage: the given batch (ids), else the run date's items not yet done."""
+    if batch is not None:
+        return store.interactions(ids=batch, pending_stage=stage_name, **filters)
+    return store.interactions(run_date=run_date, pending_stage=stage_name, **filters)
+
+
+def per_item(store: Store, stage_name: str, items: Sequence[Interaction], work: Callable[[Interaction], None],
+             progress: ProgressFn | None) -> tuple[int, int, list[dict[str, str]]]:
+    """Run ``work`` on each item; a failure is recorded for that item and the rest go on."""
+    progress = progress or noop_progress
+    done = failed = 0
+    errors: list[dict[str, str]] = []
+    total = len(items)
+    for i, item in enumerate(items, 1):
+        try:
+            work(item)
+        except Exception as exc:  # isolate per item; the reason is stored and reported
+            failed += 1
+            reason = f"{type(exc).__name__}: {exc}"
+            errors.append({"id": item.id, "external_id": item.external_id or "", "reason": reason})
+            store.mark(stage_name, item.id, "failed", reason)
+            log.warning("%s failed for %s (%s): %s", stage_name, item.id, item.external_id, reason)
+        else:
+            done += 1
+            store.mark(stage_name, item.id, "done")
+        progress(stage_name, i, total)
+    return done, failed, errors
+
+
+# ---- the runner --------------------------------------------------------------------------------
+@dataclass(slots=True)
+class RunSummary:
+    run_id: int
+    run_date: str
+    status: str
+    resumed: bool
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "run_date": self.run_date, "status": self.status, "resumed": self.resumed,
+                "stages": self.stages}
+
+
+def available_stages() -> list[str]:
+    return [s for s in DEFAULT_ORDER if s in STAGES]
+
+
+def resolve_stages(requested: Iterable[str] | None) -> list[str]:
+    names = list(requested) if requested else available_stages()
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected one of: {', '.join(available_stages())}")
+    order = {n: i for i, n in enumerate(DEFAULT_ORDER)}
+    return sorted(dict.fromkeys(names), key=lambda n: order.get(n, 99))
+
+
+def run_stage(store: Store, settings: Settings, name: str, run_date: dt.date, batch: Sequence[str] | None = None,
+              progress: ProgressFn | None = None, *, now: dt.datetime | None = None) -> StageResult:
+    """Run one stage outside a recorded run (the DAG tasks use :func:`run_recorded_stage`)."""
+    return STAGES[name].fn(store, settings, run_date, batch, progress, now=now or utcnow())
+
+
+def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[str] | None = None, *,
+        trigger: str = "cli", resume: bool = True, progress: ProgressFn | None = None,
+        now: dt.datetime | None = None) -> RunSummary:
+    """Run the stages for one business date in-process, recording the run and each stage.
+
+    A run for the same date that crashed or failed is resumed: stages it finished are skipped,
+    and within a stage only items not yet done are processed. ``now`` is the caller's clock (default: read once).
+    """
+    names = resolve_stages(stages)
+    now = now or utcnow()
+    run_id = store.resumable_run(run_date) if resume else None
+    resumed = run_id is not None
+    if resumed:
+        store.reopen_run(run_id)
+        skip = store.done_stages(run_id)
+    else:
+        run_id = store.start_run(run_date, names, trigger)
+        skip = set()
+    summary = RunSummary(run_id, run_date.isoformat(), "running", resumed)
+    for name in names:
+        if name in skip:
+            summary.stages.append({"stage": name, "status": "skipped (done in this run before)"})
+            continue
+        stage_run = store.start_stage(run_id, name)
+        try:
+            result = STAGES[name].fn(store, settings, run_date, None, progress, now=now)
+        except Exception as exc:
+            store.finish_stage(stage_run, None, f"{type(exc).__name__}: {exc}")
+            store.finish_run(run_id, "failed")
+            summary.status = "failed"
+            summary.stages.append({"stage": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+            log.exception("stage %s failed for %s", name, run_date)
+            return summary
+        store.finish_stage(stage_run, result)
+        summary.stages.append({"status": "done", **to_dict(replace(result, errors=result.errors[:20]))})
+    store.finish_run(run_id, "done", {"stages": names})
+    summary.status = "done"
+    return summary
+
+
+def reprocess(store: Store, settings: Settings, stages: Sequence[str], *, call_ids: Sequence[str] = (),
+              since: dt.date | None = None, until: dt.date | None = None,
+              progress: ProgressFn | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Rerun chosen stages for chosen interactions (ids or call ids) or a date range."""
+    names = resolve_stages(stages)
+    now = now or utcnow()
+    if call_ids:
+        ids = store.resolve_ids(call_ids)
+        missing = sorted(set(call_ids) - set(ids) - {i.external_id for i in store.interactions(ids=ids)})
+        if missing:
+            raise ValueError(f"unknown call/interaction id(s): {', '.join(missing)}")
+        items = store.interactions(ids=ids)
+    elif since is not None:
+        items = store.interactions(since=since, until=until)
+    else:
+        raise ValueError("give call ids or a start date")
+    per_item_stages = [n for n in names if STAGES[n].per_item]
+    reset = store.reset(per_item_stages, [i.id for i in items])
+    results = []
+    dates = sorted({i.business_date for i in items})
+    for name in names:
+        if name == "ingest":
+            continue
+        if STAGES[name].per_item:
+            first = dates[0] if dates else now.date()
+            res = STAGES[name].fn(store, settings, first, [i.id for i in items], progress, now=now)
+            results.append(to_dict(res))
+        else:  # date-level stages (topics, routing, report) rerun per affected date
+            for d in dates:
+                results.append(to_dict(STAGES[name].fn(store, settings, d, None, progress, now=now)))
+    return {"items": len(items), "reset": reset, "dates": [d.isoformat() for d in dates], "stages": results}
+
+
+# ---- orchestrator entry points (Airflow tasks call these; each opens its own store) ---------------
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings.db_url)
+
+
+def begin_run(settings: Settings, run_date: dt.date, trigger: str, stages: Sequence[str] | None = None,
+              key: str | None = None) -> int:
+    """Record the start of an orchestrated run; returns its id (passed along through XCom).
+
+    ``key`` identifies the orchestrator's run (e.g. the Airflow dag/run id): calling again with the same key while
+    that run is still running returns the same id (a retried task makes no second run).
+    """
+    store = open_store(settings)
+    try:
+        return store.start_run(run_date, resolve_stages(stages), trigger, key=key)
+    finally:
+        store.close()
+
+
+def run_recorded_stage(settings: Settings, run_id: int | None, name: str, run_date: dt.date,
+                       batch: Sequence[str] | None = None, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Run one stage (or one batch of it) and record it under ``run_id``; returns the small JSON result.
+
+    Raises on a stage-level failure so the orchestrator retries the task; per-item failures are
+    recorded in the store and reported in the result.
+    """
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name}; expected one of: {', '.join(available_stages())}")
+    store = open_store(settings)
+    try:
+        stage_run = store.start_stage(run_id, name if batch is None else f"{name}[{len(batch)}]") if run_id else None
+        try:
+            result = STAGES[name].fn(store, settings, run_date, batch, None, now=now or utcnow())
+        except Exception as exc:
+            if stage_run:
+                store.finish_stage(stage_run, None, f"{type(exc).__name__}: {exc}")
+            raise
+        if stage_run:
+            store.finish_stage(stage_run, result)
+        return to_dict(replace(result, errors=result.errors[:50]))
+    finally:
+        store.close()
+
+
+def end_run(settings: Settings, run_id: int, results: Sequence[dict[str, Any]] = (), status: str = "done") -> dict[str, Any]:
+    """Close an orchestrated run as ``done`` or ``failed`` (a teardown task passes the DAG's outcome)."""
+    store = open_store(settings)
+    try:
+        store.finish_run(run_id, status, {"stages": [r.get("stage") for r in results if isinstance(r, dict)]})
+        return {"run_id": run_id, "status": status}
+    finally:
+        store.close()
