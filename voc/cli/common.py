@@ -93,7 +93,7 @@ def read_lines(file: Path) -> list[str]:
     if str(file) == "-":
         text = sys.stdin.read()
     else:
-        from voc.ingest.inbox import decode_table_bytes
+        from voc.pipeline.adhoc import decode_table_bytes
 
         try:
             data = file.read_bytes()

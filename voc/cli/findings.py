@@ -63,7 +63,7 @@ def findings_confirm(
     by: Annotated[str | None, typer.Option("--by", help="who confirms (recorded)")] = None,
 ) -> None:
     """Confirm or correct a finding's department; its topic is routed there on later nights (route memory)."""
-    from voc.routing import DepartmentConfigError, load_departments
+    from voc.pipeline.adhoc import DepartmentConfigError, load_departments
 
     s = settings()
     try:

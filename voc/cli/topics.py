@@ -21,13 +21,9 @@ topics_app = typer.Typer(help="Complaint topics: list, show, history; fit topics
 
 def _topic_registry(store, day: dt.date | None = None):
     """(snapshot date, registry) as of ``day`` (default: the latest topics run); (None, None) before any run."""
-    from voc.topics import TopicRegistry
+    from voc.pipeline.topics import registry_as_of
 
-    day = day or store.latest_topic_date()
-    if day is None:
-        return None, None
-    reg_date, state = store.topic_registry_before(day + dt.timedelta(days=1))
-    return (reg_date, TopicRegistry.from_dict(state)) if state else (None, None)
+    return registry_as_of(store, day)
 
 
 def _topic_or_fail(registry, topic_id: str):
@@ -163,28 +159,14 @@ def topics_fit(
     --json: {"topics": [{"id", "label", "size"}], "assignments": [topic id or -1 per input line]};
     empty lines and lines left as noise get -1.
     """
-    from voc.topics import (
-        TfidfSvdEmbedder,
-        TopicDoc,
-        TopicRegistry,
-        get_embedder,
-        resolve_embedder_name,
-        update_topics,
-    )
+    from voc.pipeline.adhoc import fit_topics
 
     s = settings()
     lines = read_lines(file)
     todo = [i for i, line in enumerate(lines) if line.strip()]
     today = dt.datetime.now(ZoneInfo(s.timezone)).date()
     try:
-        if resolve_embedder_name(s.topics) == "tfidf":  # a space of this file's own words, not the process's
-            embedder = TfidfSvdEmbedder(seed=s.seed)
-            if todo:
-                embedder.fit([lines[i].strip() for i in todo])
-        else:
-            embedder = get_embedder(s.topics, s.seed)
-        docs = [TopicDoc(f"L{i:07d}", lines[i].strip(), today) for i in todo]
-        result = update_topics(TopicRegistry(), docs, s.topics, today, seed=s.seed, embedder=embedder) if docs else None
+        result = fit_topics(s, lines, today)
     except (OSError, ValueError, ImportError) as exc:
         raise fail(f"topics: {exc}") from None
     assignments: list[str | int] = [-1] * len(lines)

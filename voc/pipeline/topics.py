@@ -164,3 +164,14 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
                "active_topics": len(final.active), "term_bursts": [f.title for f in bursts], "emerging": [
                    {"topic_id": e.topic_id, "kind": e.kind, "label": e.label, "count": e.count, "z": e.z} for e in flagged]}
     return timed("topics", run_date, t0, processed=tonight, skipped=len(docs) - len(pool) - tonight, details=details)
+
+
+def registry_as_of(store: Store, day: dt.date | None = None) -> tuple[dt.date | None, Any]:
+    """(snapshot date, registry) as of ``day`` (default: the latest topics run); (None, None) before any run."""
+    from voc.topics import TopicRegistry
+
+    day = day or store.latest_topic_date()
+    if day is None:
+        return None, None
+    reg_date, state = store.topic_registry_before(day + dt.timedelta(days=1))
+    return (reg_date, TopicRegistry.from_dict(state)) if state else (None, None)

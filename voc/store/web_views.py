@@ -224,10 +224,10 @@ def topic_summaries(store: Store, *, days: int = 30) -> list[TopicSummary]:
     """Every topic, largest first, with its assignments in the last ``days`` days of data and its route."""
     with store.db.session() as s:
         last = s.scalar(select(func.max(TopicAssignmentRow.business_date)))
-        since = (last or dt.date.today()) - dt.timedelta(days=days - 1)
-        recent = dict(s.execute(select(TopicAssignmentRow.topic_id, func.count())
-                                .where(TopicAssignmentRow.business_date >= since)
-                                .group_by(TopicAssignmentRow.topic_id)).all())
+        recent = {} if last is None else dict(s.execute(
+            select(TopicAssignmentRow.topic_id, func.count())
+            .where(TopicAssignmentRow.business_date >= last - dt.timedelta(days=days - 1))
+            .group_by(TopicAssignmentRow.topic_id)).all())
         routes = _routes_by_topic(s)
         rows = list(s.scalars(select(TopicRow).order_by(TopicRow.size.desc(), TopicRow.id)))
         return [TopicSummary(_topic(t), recent.get(t.id, 0), routes.get(t.id)) for t in rows]

@@ -11,7 +11,8 @@ import numpy as np
 from voc.config import TopicSettings
 
 # _Space/_unit: the registry's own similarity space, so live and nightly numbers agree
-from voc.topics.registry import ACTIVE, TopicRegistry, _Space, _unit
+from voc.topics.registry import ACTIVE, TopicRegistry
+from voc.topics.space import _Space, _unit
 
 __all__ = ["assign_to_topics"]
 

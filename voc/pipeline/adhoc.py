@@ -1,0 +1,70 @@
+"""Ad-hoc entry points for the CLI's tools (``voc redact/segment/sentiment/route/transcribe``, ``voc qa score``,
+``voc topics fit``, ``voc models``): the stages' public functions, over files and texts, with nothing stored.
+
+The CLI and the web app reach stage code only through :mod:`voc.pipeline`; this module is that door for work that
+needs no store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from voc.config import Settings
+from voc.ingest.inbox import decode_table_bytes
+from voc.qa import ScriptError, load_scripts
+from voc.qa import score_call as score_qa
+from voc.routing import DepartmentConfigError, build_router, load_departments, route_texts
+from voc.sentiment import escalation_words_in, get_scorer, label_for
+from voc.text import normalize, redact, redact_lines, segment
+from voc.transcribe import AudioError, ModelError, get_engine, transcript_to_json
+from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
+from voc.transcribe.models import fetch_default_model, list_models
+
+__all__ = [
+    "AudioError",
+    "DepartmentConfigError",
+    "ModelError",
+    "ScriptError",
+    "TranscriptFormatError",
+    "build_router",
+    "decode_table_bytes",
+    "escalation_words_in",
+    "fetch_default_model",
+    "fit_topics",
+    "get_engine",
+    "get_scorer",
+    "label_for",
+    "list_models",
+    "load_departments",
+    "load_scripts",
+    "normalize",
+    "redact",
+    "redact_lines",
+    "route_texts",
+    "score_qa",
+    "segment",
+    "transcript_from_json",
+    "transcript_to_json",
+]
+
+
+def fit_topics(settings: Settings, texts: Sequence[str], day: dt.date) -> Any:
+    """Topics of ``texts`` alone: a fresh registry fitted on them (``voc topics fit``); None for no texts.
+
+    Document ids are ``L<index>`` of ``texts``. With the tfidf embedder the vector space is this file's own words.
+    """
+    from voc.semantic import TfidfSvdEmbedder, get_embedder, resolve_embedder_name
+    from voc.topics import TopicDoc, TopicRegistry, update_topics
+
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    if not todo:
+        return None
+    if resolve_embedder_name(settings.topics) == "tfidf":  # a space of this file's own words, not the process's
+        embedder = TfidfSvdEmbedder(seed=settings.seed)
+        embedder.fit([texts[i].strip() for i in todo])
+    else:
+        embedder = get_embedder(settings.topics, settings.seed)
+    docs = [TopicDoc(f"L{i:07d}", texts[i].strip(), day) for i in todo]
+    return update_topics(TopicRegistry(), docs, settings.topics, day, seed=settings.seed, embedder=embedder)
