@@ -130,7 +130,7 @@ _CLAUSE = re.compile(r"[，。！？；,.!?;_\s]+")
 class SemanticMatcher:
     """Cosine similarity between phrase variants and each text's clauses, using any embedder.
 
-    ``embed`` maps a list of strings to an (n, d) array (e.g. :func:`e5_embedder`). Embeddings are
+    ``embed`` maps a list of strings to an (n, d) array (e.g. :func:`voc.semantic.qa_embedder`). Embeddings are
     cached per text, so a call's utterances are embedded once for all rules.
     """
 

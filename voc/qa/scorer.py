@@ -54,7 +54,7 @@ def score_call(
     interaction_id: str | None = None,
     embedder: Embedder | None = None,
 ) -> QAResult:
-    """Score one call. ``embedder`` (e.g. :func:`voc.qa.e5_embedder`) turns on semantic matching.
+    """Score one call. ``embedder`` (e.g. :func:`voc.semantic.qa_embedder`) turns on semantic matching.
 
     Agent rules look at agent utterances; on mono calls with no agent role they use the unknown-role ones.
     Timing and silence rules are skipped for text channels (all times 0).
