@@ -235,6 +235,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _source_of(loc: tuple[Any, ...], environ: Any, data: dict[str, Any], path: Path | None) -> str:
+    """Where a bad value came from: its environment variable (which wins), else the YAML file, else the defaults."""
+    keys = [str(p) for p in loc]
+    for depth in range(len(keys), 0, -1):  # VOC_ASR__BEAM_SIZE, else a whole VOC_ASR given as JSON
+        name = ENV_PREFIX + ENV_NESTED.join(keys[:depth]).upper()
+        if any(k.upper() == name for k in environ):
+            return f"environment variable {name}"
+    node: Any = data
+    for k in keys:
+        if not isinstance(node, dict) or k not in node:
+            return "settings (defaults)" if path is None else f"{path} (or its defaults)"
+        node = node[k]
+    return str(path) if path else "settings"
+
+
 def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings. ``overrides`` (e.g. from CLI flags) win over everything."""
     path = find_config_file(config_file, environ)
@@ -249,9 +264,10 @@ def load_settings(config_file: str | Path | None = None, environ: dict[str, str]
     try:
         return Settings(**data)
     except ValidationError as exc:
-        where = str(path) if path else "settings"
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{where}: {problems}") from exc
+        env = os.environ if environ is None else environ
+        problems = "; ".join(f"{_source_of(e['loc'], env, data, path)}: {'.'.join(str(p) for p in e['loc'])}: "
+                             f"{e['msg']}" for e in exc.errors())
+        raise ConfigError(problems) from exc
     finally:
         if saved is not None:
             os.environ.clear()

@@ -43,14 +43,54 @@ def settings():
         raise fail(str(exc)) from None
 
 
-def open_store(s=None):
+def open_store(s=None, *, create: bool = False):
+    """The configured store. Only commands that write (init, ingest, run, reprocess, watch, users add) may create a
+    database; the others refuse with a message naming the database and where its URL came from."""
     from voc.store import Store, StoreError
 
     s = s or settings()
     try:
-        return Store.open(s.db_url)
+        if create:
+            return Store.open(s.db_url)
+        return _existing_store(s)
     except StoreError as exc:
         raise fail(str(exc)) from None
+
+
+def _url_source() -> str:
+    import os
+
+    from voc.config import find_config_file
+
+    if os.environ.get("VOC_DATABASE_URL"):
+        return "VOC_DATABASE_URL"
+    try:
+        path = find_config_file(state.config)
+    except ValueError:
+        path = None
+    return f"database_url in {path}" if path else "the default database_url (no --config, VOC_CONFIG or ./voc.yaml)"
+
+
+def _existing_store(s):
+    """Open the store without creating it: a missing SQLite file or a database without voc's schema is an error."""
+    from sqlalchemy.engine import make_url
+
+    from voc.store import Store
+    from voc.store.db import Database, current_revision, head_revision, migrate, normalise_url
+
+    url = make_url(normalise_url(s.db_url))
+    missing = (url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+               and not Path(url.database).is_file())
+    db = None if missing else Database(s.db_url, auto_migrate=False)
+    if db is None or current_revision(db.engine) is None:
+        where = url.render_as_string(hide_password=True)
+        if db is not None:
+            db.dispose()
+        raise fail(f"no voc database at {where} (from {_url_source()}): run `voc init` to create it, or choose "
+                   "another with --config FILE or VOC_DATABASE_URL")
+    if current_revision(db.engine) != head_revision():
+        migrate(db.engine)  # an existing store of an older voc is upgraded, as on every open
+    return Store(db)
 
 
 def emit_json(obj: Any) -> None:

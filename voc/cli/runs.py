@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from voc.cli.common import Bars, emit_json, fail, open_store, out, parse_date, settings
+from voc.cli.common import Bars, emit_json, err, fail, open_store, out, parse_date, settings
 
 __all__ = ["COMMANDS"]
 
@@ -23,7 +23,7 @@ def init(
     from voc.store import current_revision
 
     s = settings()
-    store = open_store(s)
+    store = open_store(s, create=True)
     for folder in (s.exports_dir, s.models_dir):
         Path(folder).mkdir(parents=True, exist_ok=True)
     info = {"database": store.db.safe_url, "revision": current_revision(store.db.engine),
@@ -45,17 +45,20 @@ def ingest(
     inbox = path or s.inbox
     if not Path(inbox).is_dir():
         raise fail(f"inbox {inbox} does not exist or is not a folder")
-    store = open_store(s)
+    store = open_store(s, create=True)
     with Bars(not json_out and sys.stderr.isatty()) as bars:
         result = ingest_inbox(store, s, inbox=Path(inbox), progress=bars)
     if json_out:
         emit_json({k: result[k] for k in ("ingested", "duplicates", "quarantined")})
-        return
-    out.print(f"ingested {result['ingested']}, duplicates {result['duplicates']}, quarantined {len(result['quarantined'])}")
-    for note in result["notes"]:
-        out.print(f"  note: {note}")
-    for q in result["quarantined"]:
-        out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
+    else:
+        out.print(f"ingested {result['ingested']}, duplicates {result['duplicates']}, "
+                  f"quarantined {len(result['quarantined'])}")
+        for note in result["notes"]:
+            out.print(f"  note: {note}")
+        for q in result["quarantined"]:
+            out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
+    if result["quarantined"]:  # a script can tell "all in" from "some inputs were refused"
+        raise typer.Exit(4)
 
 
 def _default_date(tz: str) -> dt.date:
@@ -81,12 +84,14 @@ def run(
         names = pipeline.resolve_stages(stage)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    store = open_store(s)
+    store = open_store(s, create=True)
     runs = []
     day = start
+    log_lines = not json_out and not sys.stderr.isatty()  # logs and `make demo`: a line per stage as it ends
     with Bars(not json_out and sys.stderr.isatty()) as bars:
         while day <= end:
-            summary = pipeline.run(store, s, day, names, resume=not no_resume, progress=bars)
+            summary = pipeline.run(store, s, day, names, resume=not no_resume, progress=bars,
+                                   on_stage=_stage_line(day) if log_lines else None)
             runs.append(summary.to_dict())
             if summary.status != "done":
                 break
@@ -97,12 +102,37 @@ def run(
         emit_json({"status": status, "runs": runs} if len(runs) > 1 else {"status": status, **runs[0]})
     else:
         for r in runs:
-            _print_run(r)
+            if len(runs) > 1 and not sys.stdout.isatty():
+                _print_run_line(r)
+            else:
+                _print_run(r)
         out.print(f"exports: {Path(s.exports_dir).resolve()}")
     if status != "done":
         raise typer.Exit(1)
     if failed_items:
         raise typer.Exit(3)
+
+
+def _stage_line(day: dt.date):
+    def emit(st: dict[str, Any]) -> None:
+        counts = ", ".join(f"{k} {st[k]}" for k in ("processed", "skipped", "failed") if st.get(k))
+        took = f" in {st['seconds']:.1f} s" if st.get("seconds") is not None else ""
+        err.print(f"{day} {st.get('stage', ''):<10} {st.get('status', '')}{took}" + (f" ({counts})" if counts else "")
+                  + (f": {st['error']}" if st.get("error") else ""), markup=False, highlight=False, soft_wrap=True)
+
+    return emit
+
+
+def _print_run_line(r: dict[str, Any]) -> None:
+    """One line per date when the output is not a terminal (a 30-day backfill prints 30 lines, not 30 tables)."""
+    done = [st for st in r["stages"] if st.get("status") == "done"]
+    seconds = sum(st.get("seconds") or 0 for st in done)
+    failed = sum(st.get("failed", 0) for st in done if st.get("stage") != "ingest")
+    out.print(f"run {r['run_id']} for {r['run_date']}: {r['status']}{' (resumed)' if r['resumed'] else ''}, "
+              f"{len(done)} stages in {seconds:.1f} s, {failed} failed items", markup=False, highlight=False)
+    for st in r["stages"]:
+        if st.get("error"):
+            out.print(f"  {st['stage']} failed: {st['error']}", markup=False, highlight=False)
 
 
 def _print_run(r: dict[str, Any]) -> None:
@@ -133,7 +163,7 @@ def reprocess(
     if not call and not since:
         raise fail("give --call ID (repeatable) or --since YYYY-MM-DD")
     s = settings()
-    store = open_store(s)
+    store = open_store(s, create=True)
     try:
         with Bars(not json_out and sys.stderr.isatty()) as bars:
             result = pipeline.reprocess(
@@ -153,7 +183,7 @@ def reprocess(
         raise typer.Exit(3)
 
 
-def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False) -> None:
     """Runs, counts by stage, failures and the quarantine with reasons."""
     s = settings()
     store = open_store(s)

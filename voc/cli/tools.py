@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -141,7 +142,7 @@ def transcribe(
     A file that cannot be decoded is reported on stderr and the others go on (exit code 3).
     """
     from voc.pipeline import transcribe_file
-    from voc.pipeline.adhoc import AudioError, ModelError, get_engine, transcript_to_json
+    from voc.pipeline.adhoc import AudioError, ModelError, get_engine, role_swap_warning, transcript_to_json
 
     s = settings()
     try:
@@ -149,17 +150,24 @@ def transcribe(
     except (ModelError, FileNotFoundError, ValueError) as exc:
         raise fail(f"speech model: {exc}") from None
     failed = 0
-    for path in files:
+    for k, path in enumerate(files, start=1):
         if not path.is_file():
             err.print(f"[red]error:[/red] {path}: no such file")
             failed += 1
             continue
-        try:
-            t, pii = transcribe_file(s, path, path.stem, agent_channel, engine=engine)
+        started = time.monotonic()
+        try:  # a spinner with the elapsed time on a terminal; a line per file in logs
+            with err.status(f"transcribing {path} ({k}/{len(files)})"):
+                t, pii = transcribe_file(s, path, path.stem, agent_channel, engine=engine)
         except AudioError as exc:
             err.print(f"[red]error:[/red] {path}: {exc}")
             failed += 1
             continue
+        err.print(f"{path}: {len(t.utterances)} utterances, {t.metrics.duration_s:.1f} s of audio in "
+                  f"{time.monotonic() - started:.1f} s ({k}/{len(files)})", markup=False, highlight=False)
+        swapped = role_swap_warning(t.utterances, t.options.get("agent_channel"))
+        if swapped:
+            err.print(f"[yellow]warning:[/yellow] {path}: {swapped}")
         if srt is not None:
             srt.mkdir(parents=True, exist_ok=True)
             (srt / f"{path.stem}.srt").write_text(to_srt(t.utterances), encoding="utf-8")

@@ -46,14 +46,25 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")] = False,
 ) -> None:
     """Add a web app user (the password is asked for, or read with --password-stdin; only its scrypt hash is stored)."""
+    from voc.pipeline.adhoc import DepartmentConfigError, load_departments
     from voc.web.users import UserError, Users
 
+    s = settings()
+    if department is not None:
+        try:
+            known = [d.id for d in load_departments(s.routing.departments_file)]
+        except DepartmentConfigError as exc:
+            raise fail(str(exc)) from None
+        if department not in known:
+            source = s.routing.departments_file or "the bundled departments file"
+            raise fail(f"--department {department!r} is not a department of {source}; "
+                       f"expected one of: {', '.join(known)}")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        user = Users(open_store().db).add(name, role, password, department)
+        user = Users(open_store(s, create=True).db).add(name, role, password, department)
     except UserError as exc:
         raise fail(str(exc)) from None
     out.print(f"added {user.name} ({user.role})")

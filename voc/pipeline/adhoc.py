@@ -18,7 +18,7 @@ from voc.qa import score_call as score_qa
 from voc.routing import DepartmentConfigError, build_router, load_departments, route_texts
 from voc.sentiment import escalation_words_in, get_scorer, label_for
 from voc.text import normalize, redact, redact_lines, segment
-from voc.transcribe import AudioError, ModelError, get_engine, transcript_to_json
+from voc.transcribe import AudioError, ModelError, get_engine, role_swap_warning, transcript_to_json
 from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
 from voc.transcribe.models import fetch_default_model, list_models
 
@@ -42,6 +42,7 @@ __all__ = [
     "normalize",
     "redact",
     "redact_lines",
+    "role_swap_warning",
     "route_texts",
     "score_qa",
     "segment",

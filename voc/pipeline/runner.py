@@ -135,11 +135,12 @@ def run_stage(store: Store, settings: Settings, name: str, run_date: dt.date, ba
 
 def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[str] | None = None, *,
         trigger: str = "cli", resume: bool = True, progress: ProgressFn | None = None,
-        now: dt.datetime | None = None) -> RunSummary:
+        now: dt.datetime | None = None, on_stage: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run the stages for one business date in-process, recording the run and each stage.
 
     A run for the same date that crashed or failed is resumed: stages it finished are skipped,
-    and within a stage only items not yet done are processed. ``now`` is the caller's clock (default: read once).
+    and within a stage only items not yet done are processed. ``now`` is the caller's clock (default: read once);
+    ``on_stage`` gets each stage's summary row as soon as the stage ends (progress lines for logs).
     """
     names = resolve_stages(stages)
     now = now or utcnow()
@@ -165,9 +166,13 @@ def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[st
             summary.status = "failed"
             summary.stages.append({"stage": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
             log.exception("stage %s failed for %s", name, run_date)
+            if on_stage:
+                on_stage(summary.stages[-1])
             return summary
         store.finish_stage(stage_run, result)
         summary.stages.append({"status": "done", **to_dict(replace(result, errors=result.errors[:20]))})
+        if on_stage:
+            on_stage(summary.stages[-1])
     store.finish_run(run_id, "done", {"stages": names})
     summary.status = "done"
     return summary

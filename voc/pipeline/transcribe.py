@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,8 @@ from voc.config import Settings
 from voc.pipeline.runner import ProgressFn, open_store, per_item, select_items, stage, timed
 from voc.records import Interaction, StageResult, Transcript
 from voc.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def plan_batches(store: Store, settings: Settings, run_date: dt.date) -> list[list[str]]:
@@ -57,13 +60,14 @@ def transcribe_file(settings: Settings, path: Path, interaction_id: str, agent_c
 def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str] | None = None,
         progress: ProgressFn | None = None, *, now: dt.datetime | None = None) -> StageResult:
     """Transcribe the date's calls (or an external transcript), redact, and store utterances + metrics."""
-    from voc.transcribe import get_engine, transcript_from_json
+    from voc.transcribe import get_engine, role_swap_warning, transcript_from_json
 
     t0 = time.perf_counter()
     items = select_items(store, "transcribe", run_date, batch, channels=["call"])
     kinds = {i.id: store.source_kind(i.id) for i in items}
     engine = get_engine(settings.asr, settings.models_dir) if "audio" in kinds.values() else None
     models: set[str] = set()
+    swapped: list[str] = []
 
     def work(item: Interaction) -> None:
         path = Path(item.source_path or "")
@@ -76,9 +80,15 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
         store.replace_transcript(item.id, list(clean.utterances), clean.metrics, language=clean.language,
                                  model=clean.model, options=clean.options, dropped=list(clean.dropped), pii=pii)
         models.add(clean.model)
+        warning = role_swap_warning(clean.utterances, clean.options.get("agent_channel"))
+        if warning:
+            swapped.append(item.external_id or item.id)
+            log.warning("%s (%s): %s", item.external_id, item.id, warning.replace("--agent-channel", "agent_channel"))
 
     done, failed, errors = per_item(store, "transcribe", items, work, progress)
     details: dict[str, Any] = {"models": sorted(models)}
+    if swapped:  # calls whose channel roles look swapped (agent phrases on the customer's side)
+        details["roles_look_swapped"] = swapped
     if engine is not None:
         details["options"] = engine.options
     return timed("transcribe", run_date, t0, processed=done, failed=failed, errors=tuple(errors), details=details)

@@ -6,6 +6,7 @@ from .engine import AsrEngine, CallAudio, get_engine, load_whisper
 from .jsonio import TranscriptFormatError, transcript_from_json, transcript_to_json
 from .metrics import compute_call_metrics
 from .models import ModelError, fetch_default_model, list_models, resolve_model
+from .roles import role_swap_warning
 from .scoring import cer, normalise_for_cer
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "load_whisper",
     "normalise_for_cer",
     "resolve_model",
+    "role_swap_warning",
     "split_roles",
     "to_simplified",
     "transcript_from_json",
