@@ -323,6 +323,154 @@ def generate(n: int, seed: int, out: Path) -> list[tuple[dict[str, Any], dict[st
     return calls
 
 
+# ---- held-out dev set: natural wording, composed from bench/qa/heldout_lines.yaml -----------------------------
+
+HELDOUT_LINES = HERE / "heldout_lines.yaml"
+HELDOUT_RULES = ("greeting", "identity_check", "understanding", "empathy", "solution", "confirm_resolution", "closing",
+                 "forbidden_phrases")
+HELDOUT_NAMES = ["孙", "吴", "郑", "冯", "何", "罗", "高", "林"]
+
+
+def load_heldout_lines(path: Path = HELDOUT_LINES) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def make_heldout_call(k: int, script: str, part: str, lines: dict[str, Any], rng: random.Random
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One call of the held-out set. ``part`` "scripted": step lines worded like the script's phrase lists, no hard
+    negatives; "natural": paraphrases (15 % of step lines scripted) plus traps (lines that look like a step but
+    are not), rude paraphrases and honest-but-helpful uncertainty."""
+    pool = lines[script]
+    fill = {"b": rng.choice(lines["brands"][script]), "n": str(rng.randint(1000, 9999)), "x": rng.choice(HELDOUT_NAMES),
+            "d": rng.choice(["周六", "明天", "后天"]), "t": rng.choice(["上午", "下午"])}
+    natural = part == "natural"
+    var: list[str] = [part]
+
+    def say(text: str) -> str:
+        return text.format(**fill)
+
+    def step_line(step: str) -> str:
+        kind = "natural" if natural and rng.random() >= 0.15 else "scripted"
+        return say(rng.choice(pool[step][kind]))
+
+    def trap(step: str) -> str:
+        var.append(f"trap:{step}")
+        return say(rng.choice(pool["traps"][step]))
+
+    steps = ("greeting", "identity_check", "understanding", "solution", "confirm_resolution", "closing")
+    present = {s: rng.random() >= 0.15 for s in steps}
+    var += [f"dropped:{s}" for s in steps if not present[s]]
+    complaint = rng.random() < 0.6
+    cust = pool["customer"]
+    turns: list[tuple[str, str, str]] = []  # (role, text, tag)
+    if present["greeting"]:
+        turns.append(("agent", step_line("greeting"), "greeting"))
+    elif natural and rng.random() < 0.6:
+        turns.append(("agent", trap("greeting"), "trap"))
+    apology_before = natural and complaint and rng.random() < 0.15
+    if apology_before:  # an apology before the customer has complained does not answer the complaint
+        turns.append(("agent", say(rng.choice(pool["empathy"]["scripted"])), "apology_before"))
+        var.append("apology_before")
+    turns.append(("customer", say(rng.choice(cust["problem_complaint" if complaint else "problem_neutral"])),
+                  "complaint" if complaint else ""))
+    empathy_said = complaint and rng.random() < 0.65
+    empathy_turn = ("agent", step_line("empathy"), "empathy")
+    if empathy_said and rng.random() < 0.5:
+        turns.append(empathy_turn)
+        empathy_said = False
+    if present["identity_check"]:
+        turns.append(("agent", step_line("identity_check"), "identity_check"))
+        turns.append(("customer", say(rng.choice(cust["id_answer"])), ""))
+    elif natural and rng.random() < 0.6:
+        turns.append(("agent", trap("identity_check"), "trap"))
+        turns.append(("customer", say(rng.choice(cust["ok"])), ""))
+    if present["understanding"]:
+        turns.append(("agent", step_line("understanding"), "understanding"))
+        turns.append(("customer", say(rng.choice(cust["confirm"])), ""))
+    elif natural and rng.random() < 0.6:
+        turns.append(("agent", trap("understanding"), "trap"))
+    if empathy_said:
+        turns.append(empathy_turn)
+    angry = complaint and rng.random() < 0.3
+    if angry:
+        turns.append(("customer", say(rng.choice(cust["angry"])), "complaint"))
+        if rng.random() < 0.5:
+            turns.append(("agent", step_line("empathy"), "empathy"))
+    if complaint and natural and rng.random() < 0.4:
+        turns.append(("agent", trap("empathy"), "trap"))
+    if rng.random() < 0.4:
+        turns.append(("agent", say(rng.choice(lines["common"]["filler"])), ""))
+    if natural and rng.random() < 0.5:
+        turns.append(("agent", trap("solution"), "trap"))
+    if natural and rng.random() < 0.3:
+        turns.append(("agent", trap(rng.choice(["greeting", "identity_check", "closing", "confirm_resolution"])), "trap"))
+    rude = rng.random() < 0.25
+    if rude:
+        turns.append(("agent", say(rng.choice(pool["rude" if natural else "rude_scripted"])), "rude"))
+        var.append("rude")
+    if natural and rng.random() < 0.3:
+        turns.append(("agent", say(rng.choice(pool["honest"])), "honest"))
+        var.append("honest")
+    if present["solution"]:
+        turns.append(("agent", step_line("solution"), "solution"))
+        turns.append(("customer", say(rng.choice(cust["ok"])), ""))
+    if present["confirm_resolution"]:
+        turns.append(("agent", step_line("confirm_resolution"), "confirm_resolution"))
+        turns.append(("customer", say(rng.choice(cust["no_more"])), ""))
+    if present["closing"]:
+        turns.append(("agent", step_line("closing"), "closing"))
+    elif natural and rng.random() < 0.5:
+        turns.append(("agent", trap("closing"), "trap"))
+    if turns[-1][0] != "agent":
+        turns.append(("agent", "好的。", ""))
+
+    utts: list[dict[str, Any]] = []
+    t = rng.uniform(0.2, 1.0)
+    for role, text, _tag in turns:
+        n = sum(1 for ch in text if ch.isalnum())
+        dur = max(0.6, n / (rng.uniform(3.6, 4.6) if role == "agent" else rng.uniform(4.0, 5.0)))
+        utts.append({"role": role, "start": round(t, 2), "end": round(t + dur, 2), "text": text})
+        t += dur + rng.uniform(0.3, 1.0)
+    duration = utts[-1]["end"] + rng.uniform(0.5, 1.5)
+    tags = [tag for _, _, tag in turns]
+    first_complaint = next((i for i, tg in enumerate(tags) if tg == "complaint"), None)
+    expected = {s: present[s] for s in steps}
+    expected["empathy"] = first_complaint is None or "empathy" in tags[first_complaint:]
+    expected["forbidden_phrases"] = not rude
+    if complaint:
+        var.append("complaint")
+    call_id = f"H{k:04d}"
+    transcript = {"call_id": call_id, "language": "zh", "model": "heldout-composed", "duration_s": round(duration, 2),
+                  "utterances": utts}
+    gold = {"call_id": call_id, "script": script, "part": part, "expected": expected, "negative_customer": complaint,
+            "negative_idx": [i for i, tg in enumerate(tags) if tg == "complaint"], "tags": tags, "variations": var}
+    return transcript, gold
+
+
+def generate_heldout(seed: int, out: Path | None = None, scripted: int = 16, natural: int = 52,
+                     lines: dict[str, Any] | None = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``scripted`` + ``natural`` calls per script (default 2 x 68 = 136), seeded; written to ``out`` when given."""
+    lines = lines or load_heldout_lines()
+    rng = random.Random(seed)
+    calls, k = [], 0
+    for script in ("retail_after_sales", "telecom_billing"):
+        for part, n in (("scripted", scripted), ("natural", natural)):
+            for _ in range(n):
+                calls.append(make_heldout_call(k, script, part, lines, rng))
+                k += 1
+    if out is not None:
+        (out / "transcripts").mkdir(parents=True, exist_ok=True)
+        for tr, _ in calls:
+            (out / "transcripts" / f"{tr['call_id']}.json").write_text(json.dumps(tr, ensure_ascii=False, indent=1),
+                                                                      encoding="utf-8")
+        with (out / "gold.jsonl").open("w", encoding="utf-8") as fh:
+            for _, g in calls:
+                fh.write(json.dumps(g, ensure_ascii=False) + "\n")
+    return calls
+
+
 def score(calls, oracle_sentiment: bool, semantic: bool,
           rules_dir: Path | None = None) -> list[tuple[dict[str, Any], dict[str, bool]]]:
     from voc.config import QASettings, SentimentSettings
@@ -425,6 +573,40 @@ def errors(results, limit: int = 15) -> list[str]:
     return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
 
 
+def heldout_report(results) -> tuple[list[str], dict[str, Any]]:
+    """Per rule and part (scripted / natural): precision, recall, F1 (positive = step missing / violation)."""
+    metrics: dict[str, Any] = {}
+    lines: list[str] = []
+    for part in ("scripted", "natural"):
+        rows = [(g, p) for g, p in results if g["part"] == part]
+        per = {r: prf([(g["expected"][r], p[r]) for g, p in rows if r in p]) for r in HELDOUT_RULES}
+        f1s = [m["f1"] for m in per.values() if m["f1"] is not None]
+        verdicts = sum(m["n"] for m in per.values())
+        right = sum(round(m["accuracy"] * m["n"]) for m in per.values() if m["accuracy"] is not None)
+        metrics[part] = {"calls": len(rows), "per_rule": per, "macro_f1": sum(f1s) / len(f1s) if f1s else None,
+                         "verdicts_right": right, "verdicts": verdicts}
+        lines += [f"### {part} calls ({len(rows)}): {right}/{verdicts} verdicts right, macro F1 "
+                  f"{_f(metrics[part]['macro_f1'])}", ""]
+        lines += table([(r, per[r]) for r in HELDOUT_RULES], "rule") + [""]
+    return lines, metrics
+
+
+def heldout_main(args) -> None:
+    t0 = time.perf_counter()
+    calls = generate_heldout(args.seed, args.out)
+    results = score(calls, args.oracle_sentiment, args.semantic, args.rules_dir)
+    t1 = time.perf_counter()
+    lines, metrics = heldout_report(results)
+    print(f"held-out set: {len(calls)} calls (seed {args.seed}) in {args.out}; scored in {t1 - t0:.1f} s "
+          f"({1000 * (t1 - t0) / len(calls):.0f} ms a call incl. sentiment)\n")
+    print("\n".join(lines))
+    if args.errors:
+        print("Disagreements:\n")
+        print("\n".join(f"- {e}" for e in errors(results, args.errors)) or "- none")
+    if args.json:
+        args.json.write_text(json.dumps({"seed": args.seed, **metrics}, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=240)
@@ -435,10 +617,14 @@ def main() -> None:
     ap.add_argument("--rules-dir", type=Path, help="score with these scripts instead of the shipped ones")
     ap.add_argument("--json", type=Path, help="write the metrics here")
     ap.add_argument("--errors", type=int, default=15, help="list this many disagreements")
+    ap.add_argument("--heldout", action="store_true",
+                    help="score the held-out dev set composed from heldout_lines.yaml instead (per part: scripted / natural)")
     args = ap.parse_args()
     if args.n < 1:
         sys.exit("--n must be at least 1")
     sys.path.insert(0, str(HERE))
+    if args.heldout:
+        return heldout_main(args)
     t0 = time.perf_counter()
     calls = generate(args.n, args.seed, args.out)
     t1 = time.perf_counter()
