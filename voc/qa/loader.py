@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from voc.qa.examples import ExampleFile, TrainingSet, training_set, unknown_steps
 from voc.qa.schema import QueueMap, Script
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class ScriptBook:
     scripts: Mapping[str, Script]
     queues: Mapping[str, str]
     default: str | None = None
+    training: Mapping[str, TrainingSet] | None = None  # per script: phrases + examples for the step model
 
     def for_queue(self, queue: str | None, default: str | None = None) -> Script:
         """The script for ``queue``: the mapped one, one named like the queue, else the default."""
@@ -61,12 +63,15 @@ def load_scripts(rules_dir: str | Path | None = None) -> ScriptBook:
     if not folder.is_dir():
         raise ScriptError(folder, None, "QA rules folder not found; set qa.rules_dir to a folder of <script>.yaml files")
     files = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    # Example files live one folder down (examples/): an edit there must be picked up too, but they are no scripts.
+    extra = sorted(p for p in folder.glob("*/*.y*ml") if p.suffix in (".yaml", ".yml"))
     signature = tuple((str(p), p.stat().st_mtime_ns) for p in files)
-    return _load(folder.resolve(), signature)
+    return _load(folder.resolve(), signature, tuple((str(p), p.stat().st_mtime_ns) for p in extra))
 
 
 @functools.lru_cache(maxsize=16)
-def _load(folder: Path, signature: tuple[tuple[str, int], ...]) -> ScriptBook:
+def _load(folder: Path, signature: tuple[tuple[str, int], ...],
+          _example_signature: tuple[tuple[str, int], ...] = ()) -> ScriptBook:
     scripts: dict[str, Script] = {}
     where: dict[str, Path] = {}
     queue_map = QueueMap()
@@ -88,8 +93,28 @@ def _load(folder: Path, signature: tuple[tuple[str, int], ...]) -> ScriptBook:
         raise ScriptError(folder, None, "no <script>.yaml files in the QA rules folder")
     if queue_path is not None:
         _check_queue_targets(queue_path, queue_map, scripts)
+    training = {name: training_set(script, _example_files(folder, where[name], script))
+                for name, script in scripts.items()}
     log.info("loaded %d QA scripts from %s", len(scripts), folder)
-    return ScriptBook(folder, scripts, dict(queue_map.queues), queue_map.default)
+    return ScriptBook(folder, scripts, dict(queue_map.queues), queue_map.default, training)
+
+
+def _example_files(folder: Path, script_path: Path, script: Script) -> list[ExampleFile]:
+    _, root = _read(script_path)
+    out = []
+    for k, rel in enumerate(script.example_files):
+        path = (folder / rel).resolve()
+        if not path.is_file():
+            raise ScriptError(script_path, _line(root, ("example_files", k)),
+                              f"example_files: {rel} not found (paths are relative to {folder})")
+        data = read_model(path, ExampleFile)
+        bad = unknown_steps(script, data)
+        if bad:
+            _, eroot = _read(path)
+            raise ScriptError(path, _line(eroot, ("steps", bad[0])),
+                              f"steps.{bad[0]}: not a step of {script.name}; expected one of {[s.id for s in script.steps]}")
+        out.append(data)
+    return out
 
 
 def _check_queue_targets(path: Path, queue_map: QueueMap, scripts: Mapping[str, Script]) -> None:

@@ -28,11 +28,20 @@ def _compile(patterns: list[str]) -> list[str]:
 
 
 class Condition(_Strict):
-    """When a conditional step applies."""
+    """When a conditional step applies: once the customer complains (either test that is set)."""
 
-    customer_sentiment_below: float = Field(
-        ge=-1, le=1, description="the step is required once a customer utterance scores below this"
+    customer_sentiment_below: float | None = Field(
+        None, ge=-1, le=1, description="the step is required once a customer utterance scores below this"
     )
+    customer_complains: bool = Field(
+        False, description="the step is required once a customer turn reads as a complaint (step model, by meaning)"
+    )
+
+    @model_validator(mode="after")
+    def _has_a_test(self) -> Condition:
+        if self.customer_sentiment_below is None and not self.customer_complains:
+            raise ValueError("a condition needs customer_sentiment_below, customer_complains: true, or both")
+        return self
 
 
 class Step(_Strict):
@@ -45,6 +54,9 @@ class Step(_Strict):
     within_last_s: float | None = Field(None, gt=0, description="must end within the last N s of the call")
     when: Condition | None = Field(None, description="conditional step: only required when this holds")
     fuzzy: bool = Field(True, description="allow pinyin/semantic matching for this step")
+    examples: list[str] = Field(default_factory=list, description="more ways agents say this step (train the step model)")
+    counter_examples: list[str] = Field(
+        default_factory=list, description="lines that look like this step but are not it (train the step model)")
 
     _check_regex = field_validator("regex")(_compile)
 
@@ -73,6 +85,9 @@ class ForbiddenPhrase(_Strict):
 class Forbidden(_Strict):
     weight: float = Field(20.0, ge=0)
     phrases: list[ForbiddenPhrase | str] = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list, description="rude or dismissive lines in other words (step model)")
+    counter_examples: list[str] = Field(
+        default_factory=list, description="lines that are not violations, e.g. honest uncertainty that still helps")
 
     @cached_property
     def entries(self) -> tuple[ForbiddenPhrase, ...]:
@@ -114,6 +129,27 @@ class Matching(_Strict):
     semantic_threshold: float = Field(0.945, gt=0, le=1, description="min cosine similarity (e5-small scale)")
 
 
+class Model(_Strict):
+    """The step model: which agent turns say which step, by meaning (e5 + character n-grams, calibrated)."""
+
+    pass_at: float = Field(0.6, gt=0, lt=1, description="a step passes on a turn the model rates at least this likely")
+    fail_below: float = Field(0.3, gt=0, lt=1, description="below this on every turn the step fails; between: not sure")
+    rule_confirm: float = Field(0.15, ge=0, lt=1, description="a short phrase (<= 4 characters) or regex hit counts only "
+                                "where the model rates the step at least this likely")
+    rule_veto: float = Field(0.02, ge=0, lt=1, description="a longer phrase hit is overruled only where the model rates "
+                             "the step below this (the turn reads like a counter-example)")
+    asr_min_logprob: float = Field(-1.0, description="evidence from an utterance whose ASR avg_logprob is below this is "
+                                   "not sure")
+    complaint_at: float = Field(0.5, gt=0, lt=1, description="a customer turn is a complaint when the model rates it at "
+                                "least this likely (or negative sentiment and at least half this)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Model:
+        if self.fail_below > self.pass_at:
+            raise ValueError(f"fail_below ({self.fail_below}) must not be above pass_at ({self.pass_at})")
+        return self
+
+
 class Review(_Strict):
     negative_below: float = Field(-0.6, ge=-1, le=1, description="a customer utterance below this sends the call to review")
 
@@ -132,7 +168,10 @@ class Script(_Strict):
     overtalk: Overtalk | None = None
     speech_rate: SpeechRate | None = None
     matching: Matching = Field(default_factory=Matching)
+    model: Model = Field(default_factory=Model)
     review: Review = Field(default_factory=Review)
+    example_files: list[str] = Field(
+        default_factory=list, description="YAML files of training examples for the step model, relative to the rules folder")
 
     @field_validator("steps")
     @classmethod

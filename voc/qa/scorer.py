@@ -14,6 +14,7 @@ from typing import Any
 
 from voc.config import QASettings
 from voc.qa import pinyin
+from voc.qa.examples import FORBIDDEN_LABEL
 from voc.qa.matcher import (
     Embedder,
     ExactMatcher,
@@ -24,7 +25,8 @@ from voc.qa.matcher import (
     SemanticMatcher,
     normalise,
 )
-from voc.qa.schema import Forbidden, Overtalk, Script, Silence, SpeechRate, Step
+from voc.qa.schema import Condition, Forbidden, Overtalk, Script, Silence, SpeechRate, Step
+from voc.qa.steps import CallReading, StepJudge, Unit
 from voc.records import CallMetrics, QAResult, Role, RuleOutcome, SentimentScore, Utterance
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ LOW_SCORE = "low_score"
 FORBIDDEN_PHRASE = "forbidden_phrase"
 NEGATIVE_CUSTOMER = "negative_customer"
 RANDOM_SAMPLE = "random_sample"
+UNCERTAIN_STEP = "uncertain_step"
+
+# Verdicts (the ``verdict`` of evidence and of ``voc qa score --json`` rules). A "not sure" outcome is stored with
+# passed=True and weight 0 (it costs the agent nothing) and a detail starting with NOT_SURE_DETAIL.
+PASS, FAIL, NOT_SURE = "pass", "fail", "not_sure"
+NOT_SURE_DETAIL = "not sure"
+# Rule variants this short (normalised characters), and regexes, are weak evidence: the step model must support them.
+WEAK_RULE_CHARS = 4
 
 ORDER_RULE = "step_order"
 FORBIDDEN_RULE = "forbidden_phrases"
@@ -53,8 +63,12 @@ def score_call(
     queue: str | None = None,
     interaction_id: str | None = None,
     embedder: Embedder | None = None,
+    judge: StepJudge | None = None,
 ) -> QAResult:
-    """Score one call. ``embedder`` (e.g. :func:`voc.semantic.qa_embedder`) turns on semantic matching.
+    """Score one call. ``embedder`` (e.g. :func:`voc.semantic.qa_embedder`) turns on semantic phrase matching;
+    ``judge`` (a fitted step model, see :mod:`voc.qa.steps`) recognises steps, complaints and rudeness by meaning,
+    with the phrase lists as high-precision rules, and gives "not sure" verdicts (weight 0, review reason
+    ``uncertain_step``) where its best evidence is uncertain.
 
     Agent rules look at agent utterances; on mono calls with no agent role they use the unknown-role ones.
     Timing and silence rules are skipped for text channels (all times 0).
@@ -64,6 +78,7 @@ def score_call(
         raise ValueError("score_call needs utterances, metrics or interaction_id to know which call it scores")
     call = _Call.build(utterances, metrics, sentiments)
     matchers = _matchers(script, settings, embedder)
+    reading = judge.read(call.agent, [u for u in call.utts if u.role == Role.CUSTOMER]) if judge is not None else None
 
     outcomes: list[RuleOutcome] = []
     first_hits: dict[str, int] = {}
@@ -76,14 +91,20 @@ def score_call(
             if m is not None:
                 claimed.setdefault(u.idx, []).append((m.start, m.end, step.id))
     for step in script.steps:
-        outcome, first_idx = _step(step, call, matchers, script, claimed)
+        if reading is not None and step.id in reading_labels(reading):
+            outcome, first_idx = _step_by_meaning(step, call, matchers, script, claimed, reading)
+        else:
+            outcome, first_idx = _step(step, call, matchers, script, claimed)
         outcomes.append(outcome)
         if first_idx is not None:
             first_hits[step.id] = first_idx
     if len(script.order) > 1:
         outcomes.append(_order(script, first_hits, call))
     if script.forbidden is not None:
-        outcomes.append(_forbidden(script.forbidden, call, settings.fuzzy_pinyin))
+        if reading is not None and FORBIDDEN_LABEL in reading_labels(reading):
+            outcomes.append(_forbidden_by_meaning(script, call, settings.fuzzy_pinyin, reading))
+        else:
+            outcomes.append(_forbidden(script.forbidden, call, settings.fuzzy_pinyin))
     if script.silence is not None:
         outcomes.append(_silence(script.silence, call, matchers))
     if script.overtalk is not None:
@@ -114,9 +135,24 @@ def review_reasons(
         reasons.append(FORBIDDEN_PHRASE)
     if min_customer_score is not None and min_customer_score < script.review.negative_below:
         reasons.append(NEGATIVE_CUSTOMER)
+    if any(verdict_of(o) == NOT_SURE for o in outcomes):
+        reasons.append(UNCERTAIN_STEP)
     if not reasons and in_sample(seed, interaction_id, settings.review_sample_rate):
         reasons.append(RANDOM_SAMPLE)
     return tuple(reasons)
+
+
+def verdict_of(outcome: RuleOutcome | dict[str, Any]) -> str:
+    """pass / fail / not_sure of a rule outcome (a record or its stored dict)."""
+    detail = outcome.get("detail") if isinstance(outcome, dict) else outcome.detail
+    passed = outcome.get("passed", True) if isinstance(outcome, dict) else outcome.passed
+    if str(detail or "").startswith(NOT_SURE_DETAIL):
+        return NOT_SURE
+    return PASS if passed else FAIL
+
+
+def reading_labels(reading: CallReading) -> set[str]:
+    return set(reading.units[0].probs) if reading.units else set()
 
 
 def in_sample(seed: int, interaction_id: str, rate: float) -> bool:
@@ -131,6 +167,8 @@ class _Call:
     def __init__(self, utts: list[Utterance], agent: list[Utterance], duration: float, timed: bool,
                  negative_scores: dict[int, float]) -> None:
         self.utts, self.agent, self.duration, self.timed = utts, agent, duration, timed
+        self.by_idx = {u.idx: u for u in utts}
+        self.agent_idx = {u.idx for u in agent}
         self.customer_scores = negative_scores
         self.min_customer_score = min(negative_scores.values()) if negative_scores else None
 
@@ -191,7 +229,7 @@ def _step(step: Step, call: _Call, matchers: list[Matcher], script: Script,
           claimed: dict[int, list[tuple[int, int, str]]] | None = None) -> tuple[RuleOutcome, int | None]:
     candidates = call.agent
     if step.when is not None:
-        threshold = step.when.customer_sentiment_below
+        threshold = step.when.customer_sentiment_below if step.when.customer_sentiment_below is not None else -1.0
         negative = [u for u in call.utts if call.customer_scores.get(u.idx, 1.0) < threshold]
         if not negative:
             return RuleOutcome(step.id, step.name, True, 0.0, (), f"not required: no customer utterance below {threshold}"), None
@@ -215,6 +253,163 @@ def _step(step: Step, call: _Call, matchers: list[Matcher], script: Script,
               if step.within_first_s is not None and u.start > step.within_first_s
               else f"found ending at {u.end:.1f}s, expected within the last {step.within_last_s:g}s of {call.duration:.1f}s")
     return RuleOutcome(step.id, step.name, False, step.weight, (_evidence(u, m),), detail), first_idx
+
+
+def _weak(m: Match) -> bool:
+    return m.how == "regex" or len(normalise(m.variant)[0]) <= WEAK_RULE_CHARS
+
+
+def _low_asr(utts: Sequence[Utterance], script: Script) -> bool:
+    return any(u.avg_logprob is not None and u.avg_logprob < script.model.asr_min_logprob for u in utts)
+
+
+def _unit_evidence(unit: Unit, call: _Call, label: str, verdict: str) -> dict[str, Any]:
+    utts = [call.by_idx[i] for i in unit.idxs]
+    first, last = utts[0], utts[-1]
+    ev: dict[str, Any] = {"idx": first.idx, "start": round(first.start, 2), "end": round(last.end, 2),
+                          "text": unit.text if len(utts) > 1 else first.text, "how": "model",
+                          "probability": round(unit.probs.get(label, 0.0), 3), "unit": unit.kind, "verdict": verdict}
+    if unit.kind == "sentence":
+        ev["window"] = unit.text
+    if len(utts) > 1:
+        ev["idxs"] = [u.idx for u in utts]
+    return ev
+
+
+def not_sure(rule_id: str, name: str, evidence: Sequence[dict[str, Any]], why: str) -> RuleOutcome:
+    """A "not sure" verdict: no points either way (weight 0); the evidence goes to a reviewer."""
+    return RuleOutcome(rule_id, name, True, 0.0, tuple({**e, "verdict": NOT_SURE} for e in evidence),
+                       f"{NOT_SURE_DETAIL}: {why}")
+
+
+def _first_complaint(when: Condition, call: _Call, reading: CallReading, script: Script) -> Utterance | None:
+    """The first customer turn that complains: rated a complaint by the model, or scored negative by the sentiment
+    model and rated at least half as likely a complaint (a neutral question scored negative does not count)."""
+    bar = script.model.complaint_at
+    for u in call.utts:
+        if u.idx in call.agent_idx:
+            continue
+        neg = (when.customer_sentiment_below is not None
+               and call.customer_scores.get(u.idx, 1.0) < when.customer_sentiment_below)
+        pc = reading.complaint.get(u.idx)
+        if pc is None:
+            if neg:
+                return u
+            continue
+        if (when.customer_complains and pc >= bar) or (neg and pc >= bar / 2):
+            return u
+    return None
+
+
+def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: Script,
+                     claimed: dict[int, list[tuple[int, int, str]]], reading: CallReading
+                     ) -> tuple[RuleOutcome, int | None]:
+    """Phrase hits as rules (short ones and regexes need the model's support), else the model's best unit."""
+    m = script.model
+    candidates = call.agent
+    if step.when is not None:
+        first = _first_complaint(step.when, call, reading, script)
+        if first is None:
+            return RuleOutcome(step.id, step.name, True, 0.0, (), "not required: the customer did not complain"), None
+        # Any apology or acknowledgement after the customer's first complaint answers it.
+        candidates = [u for u in call.agent if (u.start, u.idx) > (first.start, first.idx)]
+    allowed = {u.idx for u in candidates}
+    use = matchers if step.fuzzy else matchers[:1]
+    hits = [(u, mt) for u, mt in zip(candidates, find([u.text for u in candidates], step.phrase_set, use), strict=True)
+            if mt and not (mt.how not in ("exact", "regex") and any(
+                sid != step.id and s < mt.end and mt.start < e for s, e, sid in claimed.get(u.idx, ())))]
+    rule_hits = []
+    for u, mt in hits:
+        p = reading.turn_prob(step.id, u.idx)
+        if p >= (m.rule_confirm if _weak(mt) else m.rule_veto):
+            rule_hits.append((u, mt, p))
+    units = [un for un in reading.units if set(un.idxs) <= allowed]
+    pos = {u.idx: k for k, u in enumerate(call.utts)}
+
+    def on_time(un: Unit) -> bool:
+        if not call.timed:
+            return True
+        a, b = call.by_idx[un.idxs[0]], call.by_idx[un.idxs[-1]]
+        if step.within_first_s is not None and a.start > step.within_first_s:
+            return False
+        return step.within_last_s is None or b.end >= call.duration - step.within_last_s
+
+    said = [un for un in units if un.probs.get(step.id, 0.0) >= m.pass_at]
+    found_at = [pos[u.idx] for u, _, _ in rule_hits] + [pos[un.idxs[0]] for un in said]
+    first_idx = call.utts[min(found_at)].idx if found_at else None
+    timely_rules = [(u, mt, p) for u, mt, p in rule_hits if _on_time(step, u, call)]
+    if timely_rules:
+        u, mt, p = timely_rules[0]
+        ev = _evidence(u, mt, probability=round(p, 3), verdict=PASS)
+        return RuleOutcome(step.id, step.name, True, step.weight, (ev,), f"matched ({mt.how})"), first_idx
+    timely = [un for un in units if on_time(un)]
+    best = max(timely, key=lambda un: un.probs.get(step.id, 0.0), default=None)
+    p_best = best.probs.get(step.id, 0.0) if best else 0.0
+    if best is not None and p_best >= m.pass_at:
+        asr = [call.by_idx[i] for i in best.idxs]
+        if _low_asr(asr, script):
+            return not_sure(step.id, step.name, [_unit_evidence(best, call, step.id, NOT_SURE)],
+                            f"said by meaning (p={p_best:.2f}) in speech the ASR was unsure of"), None
+        return RuleOutcome(step.id, step.name, True, step.weight, (_unit_evidence(best, call, step.id, PASS),),
+                           f"matched by meaning (p={p_best:.2f})"), first_idx
+    if best is not None and p_best >= m.fail_below:
+        return not_sure(step.id, step.name, [_unit_evidence(best, call, step.id, NOT_SURE)],
+                        f"best evidence p={p_best:.2f}, between {m.fail_below:g} and {m.pass_at:g}"), None
+    late_rules = [(u, mt) for u, mt, _ in rule_hits]
+    late_units = sorted(said, key=lambda un: -un.probs.get(step.id, 0.0))
+    if late_rules or late_units:
+        if late_rules:
+            u, mt = late_rules[0]
+            ev = _evidence(u, mt, verdict=FAIL)
+        else:
+            u = call.by_idx[late_units[0].idxs[0]]
+            ev = _unit_evidence(late_units[0], call, step.id, FAIL)
+        last = call.by_idx[late_units[0].idxs[-1]] if not late_rules else u
+        detail = (f"found at {u.start:.1f}s, expected within the first {step.within_first_s:g}s"
+                  if step.within_first_s is not None and u.start > step.within_first_s
+                  else f"found ending at {last.end:.1f}s, expected within the last {step.within_last_s:g}s of "
+                       f"{call.duration:.1f}s")
+        return RuleOutcome(step.id, step.name, False, step.weight, (ev,), detail), first_idx
+    shaky = [un for un in units if un.probs.get(step.id, 0.0) >= m.fail_below / 2
+             and _low_asr([call.by_idx[i] for i in un.idxs], script)]
+    if shaky:
+        un = max(shaky, key=lambda x: x.probs.get(step.id, 0.0))
+        return not_sure(step.id, step.name, [_unit_evidence(un, call, step.id, NOT_SURE)],
+                        f"not found, but the ASR was unsure of the likeliest turn (p={un.probs.get(step.id, 0.0):.2f})"), None
+    return RuleOutcome(step.id, step.name, False, step.weight, (),
+                       f"not found in agent speech (best p={p_best:.2f})"), None
+
+
+def _forbidden_by_meaning(script: Script, call: _Call, fuzzy: bool, reading: CallReading) -> RuleOutcome:
+    """Listed phrases (short ones need the model's support; any can be overruled as a counter-example) and rude or
+    dismissive turns in other words."""
+    rule, m = script.forbidden, script.model
+    assert rule is not None
+    evidence: list[dict[str, Any]] = []
+    flagged: set[int] = set()
+    for u, ev in _forbidden_hits(rule, call, fuzzy):
+        p = reading.turn_prob(FORBIDDEN_LABEL, u.idx)
+        weak = len(normalise(str(ev.get("matched", "")))[0]) <= WEAK_RULE_CHARS
+        if p >= (m.rule_confirm if weak else m.rule_veto):
+            evidence.append({**ev, "probability": round(p, 3), "verdict": FAIL})
+            flagged.add(u.idx)
+    units = [un for un in reading.units if un.kind != "window"]
+    for un in units:
+        if un.probs.get(FORBIDDEN_LABEL, 0.0) >= m.pass_at and un.idxs[0] not in flagged:
+            evidence.append(_unit_evidence(un, call, FORBIDDEN_LABEL, FAIL))
+            flagged.add(un.idxs[0])
+    if evidence:
+        sure = [e for e in evidence if not _low_asr([call.by_idx[e["idx"]]], script)]
+        if not sure:
+            return not_sure(FORBIDDEN_RULE, "禁用语", evidence, "possible violation in speech the ASR was unsure of")
+        return RuleOutcome(FORBIDDEN_RULE, "禁用语", False, rule.weight, tuple(sorted(evidence, key=lambda e: e["start"])),
+                           f"{len(evidence)} forbidden phrase occurrence(s)")
+    best = max(units, key=lambda un: un.probs.get(FORBIDDEN_LABEL, 0.0), default=None)
+    if best is not None and best.probs.get(FORBIDDEN_LABEL, 0.0) >= m.fail_below:
+        p = best.probs[FORBIDDEN_LABEL]
+        return not_sure(FORBIDDEN_RULE, "禁用语", [_unit_evidence(best, call, FORBIDDEN_LABEL, NOT_SURE)],
+                        f"possibly rude or dismissive (p={p:.2f}, between {m.fail_below:g} and {m.pass_at:g})")
+    return RuleOutcome(FORBIDDEN_RULE, "禁用语", True, rule.weight, (), "none found")
 
 
 def _on_time(step: Step, u: Utterance, call: _Call) -> bool:
@@ -249,8 +444,8 @@ def _literals(pattern: str) -> list[str]:
     return [m.group(1) + alt + m.group(3) for alt in m.group(2).split("|")] if m else []
 
 
-def _forbidden(rule: Forbidden, call: _Call, fuzzy: bool) -> RuleOutcome:
-    evidence: list[dict[str, Any]] = []
+def _forbidden_hits(rule: Forbidden, call: _Call, fuzzy: bool) -> list[tuple[Utterance, dict[str, Any]]]:
+    hits: list[tuple[Utterance, dict[str, Any]]] = []
     for u in call.agent:
         norm, offsets = normalise(u.text)
         for entry in rule.entries:
@@ -272,7 +467,12 @@ def _forbidden(rule: Forbidden, call: _Call, fuzzy: bool) -> RuleOutcome:
             for s, e, how, sim in spans:
                 if any(s < ee and ss < e for ss, ee in excused):
                     continue
-                evidence.append(_evidence(u, None, matched=entry.text, how=how, similarity=sim, window=u.text[s:e]))
+                hits.append((u, _evidence(u, None, matched=entry.text, how=how, similarity=sim, window=u.text[s:e])))
+    return hits
+
+
+def _forbidden(rule: Forbidden, call: _Call, fuzzy: bool) -> RuleOutcome:
+    evidence = [ev for _, ev in _forbidden_hits(rule, call, fuzzy)]
     if evidence:
         return RuleOutcome(FORBIDDEN_RULE, "禁用语", False, rule.weight, tuple(evidence),
                            f"{len(evidence)} forbidden phrase occurrence(s)")
