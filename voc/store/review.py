@@ -4,6 +4,10 @@ Claims are compare-and-set updates (``... WHERE status = 'open' OR <lease expire
 reviewers can never hold the same item; on PostgreSQL ``claim_next`` also picks with
 ``FOR UPDATE SKIP LOCKED`` so concurrent reviewers get different items without waiting on each other.
 
+Step decisions: resolve, annotate (an override) and the decision of an appeal may carry the reviewer's verdict per rule
+(:class:`~voc.store.qa_examples.StepDecision`); each is stored, in the same transaction, as a labelled example the
+step model learns from (``voc qa retrain``).
+
 Leases: a claim older than ``lease_minutes`` (setting ``qa.claim_lease_minutes``) is open again for
 ``claim``/``claim_next`` — checked in the same compare-and-set condition, so no background job is
 needed. Until someone else takes it over, the original reviewer may still resolve or release it.
@@ -13,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
 from voc.store.db import Database
+from voc.store.qa_examples import StepDecision, record_step_decisions, step_agreement, step_model_reports
 from voc.store.schema import QAResultRow, QAReviewRow, utcnow
 
 OPEN, CLAIMED, RESOLVED, APPEALED, CLOSED = "open", "claimed", "resolved", "appealed", "closed"
@@ -164,7 +169,7 @@ class ReviewQueue:
         return None
 
     def _transition(self, item_id: int, who: str, allowed: set[str], action: str, *, must_own: bool,
-                    **changes: Any) -> ReviewItem:
+                    steps: Sequence[StepDecision] = (), source: str = "resolve", **changes: Any) -> ReviewItem:
         with self.db.session() as s:
             q = select(QAReviewRow).where(QAReviewRow.id == item_id)
             if self.db.dialect == "postgresql":
@@ -176,10 +181,19 @@ class ReviewQueue:
                 raise ReviewError(f"cannot {action} review item {item_id}: it is {row.status}")
             if must_own and row.assignee != who:
                 raise ReviewError(f"cannot {action} review item {item_id}: it is claimed by {row.assignee}, not {who}")
+            recorded: list[dict[str, Any]] = []
+            if steps:
+                try:
+                    recorded = record_step_decisions(s, row.interaction_id, steps, source=source, reviewer=who,
+                                                     review_id=row.id)
+                except ValueError as exc:
+                    raise ReviewError(str(exc)) from None
             for k, v in changes.items():
                 setattr(row, k, v)
-            row.history = [*row.history, _event(action, who, **{k: v for k, v in changes.items()
-                                                                if k in ("score_override", "comment", "appeal_reason")})]
+            extra = {k: v for k, v in changes.items() if k in ("score_override", "comment", "appeal_reason")}
+            if recorded:
+                extra["steps"] = recorded
+            row.history = [*row.history, _event(action, who, **extra)]
             return _item(row)
 
     def release(self, item_id: int, reviewer: str) -> ReviewItem:
@@ -187,8 +201,9 @@ class ReviewQueue:
                                 claimed_at=None)
 
     def annotate(self, item_id: int, reviewer: str, *, score_override: float | None = None,
-                 comment: str | None = None) -> ReviewItem:
-        """Record a score override and/or a comment on one's claimed item, without resolving it yet."""
+                 comment: str | None = None, steps: Sequence[StepDecision] = ()) -> ReviewItem:
+        """Record a score override, a comment and/or step verdicts (overrides) on one's claimed item, without
+        resolving it yet."""
         if score_override is not None and not 0 <= score_override <= 100:
             raise ReviewError("score_override must be between 0 and 100")
         changes: dict[str, Any] = {}
@@ -196,17 +211,19 @@ class ReviewQueue:
             changes["score_override"] = score_override
         if comment is not None:
             changes["comment"] = comment
-        if not changes:
-            raise ReviewError("give a score override, a comment or both")
-        return self._transition(item_id, reviewer, {CLAIMED}, "annotated", must_own=True, **changes)
+        if not changes and not steps:
+            raise ReviewError("give a score override, a comment, step verdicts or several")
+        return self._transition(item_id, reviewer, {CLAIMED}, "annotated", must_own=True, steps=steps,
+                                source="override", **changes)
 
     def resolve(self, item_id: int, reviewer: str, *, score_override: float | None = None,
-                comment: str | None = None) -> ReviewItem:
+                comment: str | None = None, steps: Sequence[StepDecision] = ()) -> ReviewItem:
+        """Resolve one's claimed item; ``steps``: the reviewer's verdict per rule, kept as labelled examples."""
         if score_override is not None and not 0 <= score_override <= 100:
             raise ReviewError("score_override must be between 0 and 100")
-        return self._transition(item_id, reviewer, {CLAIMED}, "resolved", must_own=True, status=RESOLVED,
-                                score_override=score_override, comment=comment, resolved_by=reviewer,
-                                resolved_at=utcnow())
+        return self._transition(item_id, reviewer, {CLAIMED}, "resolved", must_own=True, steps=steps,
+                                source="resolve", status=RESOLVED, score_override=score_override, comment=comment,
+                                resolved_by=reviewer, resolved_at=utcnow())
 
     def appeal(self, item_id: int, by: str, reason: str) -> ReviewItem:
         if not reason.strip():
@@ -215,13 +232,15 @@ class ReviewQueue:
                                 appeal_reason=reason, appealed_by=by, appealed_at=utcnow())
 
     def decide_appeal(self, item_id: int, supervisor: str, *, score_override: float | None = None,
-                      comment: str | None = None) -> ReviewItem:
+                      comment: str | None = None, steps: Sequence[StepDecision] = ()) -> ReviewItem:
+        """Close an appealed item; ``steps`` supersede the first reviewer's step verdicts on the same rules."""
         changes: dict[str, Any] = {"status": CLOSED}
         if score_override is not None:
             changes["score_override"] = score_override
         if comment:
             changes["comment"] = comment
-        return self._transition(item_id, supervisor, {APPEALED}, "appeal decided", must_own=False, **changes)
+        return self._transition(item_id, supervisor, {APPEALED}, "appeal decided", must_own=False, steps=steps,
+                                source="appeal", **changes)
 
     # ---- calibration -------------------------------------------------------------------------
 
@@ -282,7 +301,12 @@ class ReviewQueue:
             by_pair=tuple({"first": f, "second": sec, "n": len(ds), "mean_abs_diff": round(sum(ds) / len(ds), 2)}
                           for (f, sec), ds in sorted(by_pair.items())),
         )
-        return CalibrationReport(stats(everyone), {k: stats(v) for k, v in sorted(per.items())}, rr)
+        script = None
+        if queue:
+            with self.db.session() as s:
+                script = s.scalars(select(QAResultRow.script).where(QAResultRow.queue == queue).limit(1)).first()
+        return CalibrationReport(stats(everyone), {k: stats(v) for k, v in sorted(per.items())}, rr,
+                                 step_agreement(self.db, script), tuple(step_model_reports(self.db, script, limit=5)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +336,10 @@ class CalibrationReport:
     reviewer_vs_machine: ReviewerCalibration
     by_reviewer: dict[str, ReviewerCalibration]
     reviewer_vs_reviewer: ReviewerAgreement
+    # per rule: reviewers' step decisions vs the machine's verdict when they decided (voc.store.qa_examples)
+    by_step: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the newest step-model refits: agreement with reviewers per step before and after each
+    retrains: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -319,4 +347,5 @@ class CalibrationReport:
         return {"reviewer_vs_machine": asdict(self.reviewer_vs_machine),
                 "by_reviewer": {k: asdict(v) for k, v in self.by_reviewer.items()},
                 "reviewer_vs_reviewer": {**asdict(self.reviewer_vs_reviewer),
-                                         "by_pair": list(self.reviewer_vs_reviewer.by_pair)}}
+                                         "by_pair": list(self.reviewer_vs_reviewer.by_pair)},
+                "by_step": dict(self.by_step), "retrains": list(self.retrains)}
