@@ -107,6 +107,7 @@ class QASettings(_Section):
     review_sample_rate: float = Field(0.05, ge=0, le=1, description="random share of other calls sent to review")
     fuzzy_pinyin: bool = True
     semantic_matching: bool = Field(False, description="also match script steps by e5 sentence similarity (slow: ~9 s a call on 2 cores)")
+    step_model: bool = Field(True, description="recognise steps, complaints and rude paraphrases by meaning (calibrated e5 + n-gram classifier per script, learns from reviewers' step decisions); verdicts pass / fail / not sure")
     claim_lease_minutes: float = Field(30.0, gt=0, description="a review claim older than this is open again for other reviewers")
 
 

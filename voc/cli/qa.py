@@ -1,4 +1,5 @@
-"""`voc qa`: score a transcript; list, claim, resolve and appeal review items; calibration; export."""
+"""`voc qa`: score a transcript; list, claim, resolve, override and appeal review items (step verdicts become labelled
+examples); retrain the step model; calibration; export."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from voc.cli.common import emit_json, err, fail, open_store, out, settings
 __all__ = ["qa_app"]
 
 
-qa_app = typer.Typer(help="Script adherence QA: score a transcript; list, claim, resolve and appeal review items; "
-                          "calibration; export.", no_args_is_help=True)
+qa_app = typer.Typer(help="Script adherence QA: score a transcript; list, claim, resolve, override and appeal review "
+                          "items (with step verdicts the step model learns from); retrain; calibration; export.",
+                     no_args_is_help=True)
 
 
 QA_EXPORT_COLUMNS = ("id", "interaction_id", "external_id", "queue", "status", "reasons", "priority", "machine_score",
@@ -81,14 +83,78 @@ def _read_transcripts(path: Path) -> list[dict[str, Any]]:
     return docs
 
 
+_VERDICT_LABEL = {"pass": "PASS", "fail": "FAIL", "not_sure": "NOT SURE"}
+
+
+def _verdict(passed: bool | None, detail: str | None) -> str:
+    from voc.store.qa_examples import machine_verdict
+
+    return machine_verdict({"passed": passed, "detail": detail}) or "pass"
+
+
+def _store_if_any(s):
+    """The configured store when it exists (None otherwise, and no error: scoring a file needs no database)."""
+    from sqlalchemy.engine import make_url
+
+    from voc.store import Store
+    from voc.store.db import Database, current_revision, head_revision, normalise_url
+
+    url = make_url(normalise_url(s.db_url))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).is_file():
+        return None
+    try:
+        db = Database(s.db_url, auto_migrate=False)
+        if current_revision(db.engine) != head_revision():
+            db.dispose()
+            return None
+    except Exception:  # an unreachable database only means: no stored model to borrow
+        return None
+    return Store(db)
+
+
+def _step_judge(s, script: str, *, customers: bool = True):
+    """The step model for ``script``: the store's current one when a store exists, else fitted from the examples."""
+    from voc.pipeline.adhoc import load_scripts
+    from voc.pipeline.qa import StepVectors, step_judge
+
+    book = load_scripts(s.qa.rules_dir)
+    store = _store_if_any(s)
+    try:
+        judge, _ = step_judge(store, s, book, script, StepVectors(store, book), save=False)
+    except (OSError, ValueError, ImportError) as exc:
+        raise fail(f"step model: {exc}") from None
+    if not customers:  # --no-sentiment: the customer's mood is not judged at all
+        from dataclasses import replace
+
+        judge = replace(judge, customer=None)
+    return judge
+
+
+def _steps(specs: list[str] | None):
+    from voc.store.qa_examples import StepDecision
+
+    try:
+        return [StepDecision.parse(x) for x in specs or ()]
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+STEP_HELP = ("the reviewer's verdict on one rule, kept as a labelled example the step model learns from: RULE=pass or "
+             "RULE=fail, optionally @UTTERANCE_IDX of the turn that shows it (default: the machine's evidence); repeat "
+             "for several rules")
+
+
 @qa_app.command("score")
 def qa_score(
     transcript: Annotated[Path, typer.Argument(help="transcript JSON (what `voc transcribe --json` prints; JSON Lines: one result per line)")],
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="queue whose script applies (default: qa.default_script)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help='print {"score", "rules": [{"rule", "passed", "evidence"}]}')] = False,
-    use_sentiment: Annotated[bool, typer.Option("--sentiment/--no-sentiment", help="score customer sentiment with the configured scorer (conditional steps such as empathy need it)")] = True,
+    use_sentiment: Annotated[bool, typer.Option("--sentiment/--no-sentiment", help="judge the customer's mood: sentiment with the configured scorer and complaints by the step model (conditional steps such as empathy need it)")] = True,
+    use_model: Annotated[bool | None, typer.Option("--model/--no-model", help="recognise steps by meaning with the step model (default: qa.step_model); --no-model: phrase rules only")] = None,
 ) -> None:
-    """Score a call transcript against its queue's script (nothing is stored)."""
+    """Score a call transcript against its queue's script (nothing is stored; a store, when there is one, lends its
+    current step model and vector cache)."""
     from voc.pipeline.adhoc import ScriptError, TranscriptFormatError, load_scripts, transcript_from_json
     from voc.pipeline.adhoc import score_qa as score_call
     from voc.records import Role, SentimentScore
@@ -108,6 +174,9 @@ def qa_score(
         except (OSError, ValueError, ImportError) as exc:
             raise fail(f"sentiment scorer: {exc}") from None
     embedder = qa_embedder() if s.qa.semantic_matching else None
+    judge = None
+    if s.qa.step_model if use_model is None else use_model:
+        judge = _step_judge(s, script.name, customers=use_sentiment)
     for k, doc in enumerate(_read_transcripts(transcript), start=1):
         try:
             t = transcript_from_json(doc, source=f"{transcript}" + (f" record {k}" if k > 1 else ""))
@@ -121,26 +190,27 @@ def qa_score(
                                          label_for(float(v), s.sentiment.negative_threshold, s.sentiment.positive_threshold))
                           for u, v in zip(cust, values, strict=True)]
         r = score_call(t.utterances, t.metrics, sentiments, script, s.qa, s.seed, queue=queue,
-                       interaction_id=t.interaction_id, embedder=embedder)
+                       interaction_id=t.interaction_id, embedder=embedder, judge=judge)
         if json_out:
             emit_json({"interaction_id": r.interaction_id, "queue": r.queue, "script": r.script, "score": r.score,
-                       "review_reasons": list(r.review_reasons),
+                       "review_reasons": list(r.review_reasons), "step_model": judge is not None,
                        "rules": [{"rule": o.rule_id, "name": o.name, "passed": o.passed, "weight": o.weight,
-                                  "detail": o.detail, "evidence": [dict(e) for e in o.evidence]} for o in r.outcomes]})
+                                  "detail": o.detail, "evidence": [dict(e) for e in o.evidence],
+                                  "verdict": _verdict(o.passed, o.detail)} for o in r.outcomes]})
             continue
         sys.stdout.write(f"{r.interaction_id}  script {r.script}  score {r.score:.1f}"
                          + (f"  review: {', '.join(r.review_reasons)}" if r.review_reasons else "") + "\n")
         for o in r.outcomes:
             ev = o.evidence[0] if o.evidence else None
             where = f"  @{ev.get('start', 0):.1f}s {ev.get('text', '')}" if ev else ""
-            sys.stdout.write(f"  {'PASS' if o.passed else 'FAIL'}  {o.rule_id:<20} {o.detail}{where}\n")
+            sys.stdout.write(f"  {_VERDICT_LABEL[_verdict(o.passed, o.detail)]}  {o.rule_id:<20} {o.detail}{where}\n")
 
 
 @qa_app.command("list")
 def qa_list(
     status: Annotated[str | None, typer.Option("--status", help="open, claimed, resolved, appealed or closed")] = None,
     queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="e.g. low_score, forbidden_phrase, negative_customer, random_sample")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="e.g. low_score, forbidden_phrase, negative_customer, uncertain_step, random_sample")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON array of review items")] = False,
 ) -> None:
@@ -175,7 +245,8 @@ def qa_show(
     res = store.qa_results([item.interaction_id])
     d = _qa_item_dict(item, res[0] if res else None, q.lease_minutes)
     d["rules"] = [{"rule": o.get("rule_id"), "name": o.get("name"), "passed": o.get("passed"), "weight": o.get("weight"),
-                   "detail": o.get("detail"), "evidence": o.get("evidence") or []} for o in (res[0]["outcomes"] if res else [])]
+                   "detail": o.get("detail"), "evidence": o.get("evidence") or [],
+                   "verdict": _verdict(o.get("passed"), o.get("detail"))} for o in (res[0]["outcomes"] if res else [])]
     if json_out:
         emit_json(d)
         return
@@ -187,7 +258,7 @@ def qa_show(
     for r in d["rules"]:
         ev = r["evidence"][0] if r["evidence"] else None
         where = f"  @{ev.get('start', 0):.1f}s {ev.get('text', '')}" if ev else ""
-        sys.stdout.write(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['rule']:<20} {r['detail'] or ''}{where}\n")
+        sys.stdout.write(f"  {_VERDICT_LABEL[r['verdict']]}  {r['rule']:<20} {r['detail'] or ''}{where}\n")
     for h in d["history"]:
         sys.stdout.write(f"  {h.get('at', '')[:19]}  {h.get('action')}  {h.get('by') or ''}\n")
 
@@ -238,10 +309,24 @@ def qa_resolve(
     reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
     score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="the reviewer's score 0-100 (overrides the machine's)")] = None,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
+    step: Annotated[list[str] | None, typer.Option("--step", help=STEP_HELP)] = None,
 ) -> None:
-    """Resolve one's claimed item, optionally with a score override and a comment."""
+    """Resolve one's claimed item, optionally with a score override, a comment and step verdicts."""
     store, q = _review_queue()
-    _qa_act(q.resolve, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment)
+    _qa_act(q.resolve, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
+
+
+@qa_app.command("override")
+def qa_override(
+    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
+    step: Annotated[list[str] | None, typer.Option("--step", help=STEP_HELP)] = None,
+    score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="the reviewer's score 0-100")] = None,
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+) -> None:
+    """Overrule the machine on some rules of one's claimed item (and/or note a score or comment) without resolving it."""
+    store, q = _review_queue()
+    _qa_act(q.annotate, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
 
 
 @qa_app.command("appeal")
@@ -261,10 +346,48 @@ def qa_decide(
     supervisor: Annotated[str, typer.Option("--as", help="second reviewer")] = ...,
     score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="new score; omit to keep the first review's")] = None,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
+    step: Annotated[list[str] | None, typer.Option("--step", help=STEP_HELP + "; supersedes the first review's")] = None,
 ) -> None:
     """Second review of an appealed item: closes it, with a new score or keeping the first one."""
     store, q = _review_queue()
-    _qa_act(q.decide_appeal, _qa_item(q, store, ref).id, supervisor, score_override=score, comment=comment)
+    _qa_act(q.decide_appeal, _qa_item(q, store, ref).id, supervisor, score_override=score, comment=comment,
+            steps=_steps(step))
+
+
+@qa_app.command("retrain")
+def qa_retrain(
+    script: Annotated[list[str] | None, typer.Option("--script", help="only these scripts (default: all)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="refit even when nothing changed")] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Refit the step model on the scripts' examples plus every reviewer step decision; shows per rule how often the
+    machine agreed with the reviewers before and after."""
+    from voc.pipeline.qa import retrain, step_agreement_table
+
+    s = settings()
+    store = open_store(s)
+    try:
+        rep = retrain(store, s, script, force=force)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if json_out:
+        emit_json(rep)
+        return
+    for name, r in rep.items():
+        if not r["refitted"]:
+            out.print(f"{name}: up to date ({r['reviewer_examples']} reviewer examples); --force refits anyway")
+            continue
+        out.print(f"{name}: refitted on {r['examples']} examples ({r['reviewer_examples']} from reviewers) in "
+                  f"{r['fit_s']:.1f} s; {r.get('decisions', 0)} reviewer decisions")
+        table = Table("rule", "decisions", "agreement before", "agreement after")
+        for row in step_agreement_table(r):
+            table.add_row(row["rule"], str(row["decisions"]), _pct(row["before"]), _pct(row["after"]))
+        if r.get("decisions"):
+            out.print(table)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
 
 
 @qa_app.command("calibration")
@@ -291,6 +414,21 @@ def qa_calibration(
     rr = rep["reviewer_vs_reviewer"]
     out.print(f"second reviews after appeal: {rr['pairs']}; mean |difference| {fmt(rr['mean_abs_diff'])}; "
               f"within {rr['tolerance']:g} points {fmt(rr['agreement'], True)}; same verdict {fmt(rr['same_verdict'], True)}")
+    if rep["by_step"]:
+        table = Table("rule", "step decisions", "machine agreed", "machine not sure", "machine disagreed")
+        for rule, st in rep["by_step"].items():
+            table.add_row(rule, str(st["decisions"]), fmt(st["agreement"], True), str(st["not_sure"]), str(st["disagree"]))
+        out.print(table)
+    from voc.pipeline.qa import step_agreement_table
+
+    for r in rep["retrains"]:
+        if not r.get("decisions"):
+            continue
+        table = Table("rule", "decisions", "agreement before", "agreement after",
+                      title=f"step model refit #{r['id']} ({r['script']}, {(r.get('fitted_at') or '')[:19]}, {r.get('reason', '')})")
+        for row in step_agreement_table(r):
+            table.add_row(row["rule"], str(row["decisions"]), fmt(row["before"], True), fmt(row["after"], True))
+        out.print(table)
 
 
 @qa_app.command("export")

@@ -35,6 +35,8 @@ def qa_pattern_findings(qa_rows: Sequence[Mapping[str, Any]], run_date: dt.date,
             failed.setdefault(rid, []).append(r["interaction_id"])
             names[rid] = str(o.get("name") or rid)
             for ev in o.get("evidence") or ():
+                if ev.get("candidate"):  # the closest turn to a missing step, not an example of the failure
+                    continue
                 if ev.get("text") and len(examples.setdefault(rid, [])) < 3:
                     examples[rid].append(str(ev["text"]))
     out = []

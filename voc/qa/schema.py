@@ -136,8 +136,9 @@ class Model(_Strict):
     fail_below: float = Field(0.3, gt=0, lt=1, description="below this on every turn the step fails; between: not sure")
     rule_confirm: float = Field(0.15, ge=0, lt=1, description="a short phrase (<= 4 characters) or regex hit counts only "
                                 "where the model rates the step at least this likely")
-    rule_veto: float = Field(0.02, ge=0, lt=1, description="a longer phrase hit is overruled only where the model rates "
-                             "the step below this (the turn reads like a counter-example)")
+    rule_veto: float = Field(0.0, ge=0, lt=1, description="a longer phrase hit is overruled where the model rates the "
+                             "turn below this for the step (0: never; the phrase may be one clause of a turn that is "
+                             "mostly another step)")
     asr_min_logprob: float = Field(-1.0, description="evidence from an utterance whose ASR avg_logprob is below this is "
                                    "not sure")
     complaint_at: float = Field(0.5, gt=0, lt=1, description="a customer turn is a complaint when the model rates it at "

@@ -78,7 +78,7 @@ def score_call(
         raise ValueError("score_call needs utterances, metrics or interaction_id to know which call it scores")
     call = _Call.build(utterances, metrics, sentiments)
     matchers = _matchers(script, settings, embedder)
-    reading = judge.read(call.agent, [u for u in call.utts if u.role == Role.CUSTOMER]) if judge is not None else None
+    reading = judge.read(call.agent) if judge is not None else None
 
     outcomes: list[RuleOutcome] = []
     first_hits: dict[str, int] = {}
@@ -287,11 +287,11 @@ def _first_complaint(when: Condition, call: _Call, reading: CallReading, script:
     model and rated at least half as likely a complaint (a neutral question scored negative does not count)."""
     bar = script.model.complaint_at
     for u in call.utts:
-        if u.idx in call.agent_idx:
+        if u.idx in call.agent_idx or u.role != Role.CUSTOMER or not u.text.strip():
             continue
         neg = (when.customer_sentiment_below is not None
                and call.customer_scores.get(u.idx, 1.0) < when.customer_sentiment_below)
-        pc = reading.complaint.get(u.idx)
+        pc = reading.complaint(u)
         if pc is None:
             if neg:
                 return u
@@ -337,21 +337,32 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
     said = [un for un in units if un.probs.get(step.id, 0.0) >= m.pass_at]
     found_at = [pos[u.idx] for u, _, _ in rule_hits] + [pos[un.idxs[0]] for un in said]
     first_idx = call.utts[min(found_at)].idx if found_at else None
+    def shaky(un_or_utt: Unit | Utterance) -> bool:
+        idxs = un_or_utt.idxs if isinstance(un_or_utt, Unit) else (un_or_utt.idx,)
+        return _low_asr([call.by_idx[i] for i in idxs], script)
+
+    # Evidence from speech the ASR was sure of decides; evidence only from speech it was unsure of asks a person.
     timely_rules = [(u, mt, p) for u, mt, p in rule_hits if _on_time(step, u, call)]
-    if timely_rules:
-        u, mt, p = timely_rules[0]
+    sure_rules = [h for h in timely_rules if not shaky(h[0])]
+    if sure_rules:
+        u, mt, p = sure_rules[0]
         ev = _evidence(u, mt, probability=round(p, 3), verdict=PASS)
         return RuleOutcome(step.id, step.name, True, step.weight, (ev,), f"matched ({mt.how})"), first_idx
     timely = [un for un in units if on_time(un)]
     best = max(timely, key=lambda un: un.probs.get(step.id, 0.0), default=None)
     p_best = best.probs.get(step.id, 0.0) if best else 0.0
+    sure_best = max((un for un in timely if not shaky(un)), key=lambda un: un.probs.get(step.id, 0.0), default=None)
+    if sure_best is not None and sure_best.probs.get(step.id, 0.0) >= m.pass_at:
+        p = sure_best.probs[step.id]
+        return RuleOutcome(step.id, step.name, True, step.weight, (_unit_evidence(sure_best, call, step.id, PASS),),
+                           f"matched by meaning (p={p:.2f})"), first_idx
+    if timely_rules:
+        u, mt, p = timely_rules[0]
+        ev = _evidence(u, mt, probability=round(p, 3))
+        return not_sure(step.id, step.name, [ev], f"matched ({mt.how}) in speech the ASR was unsure of"), None
     if best is not None and p_best >= m.pass_at:
-        asr = [call.by_idx[i] for i in best.idxs]
-        if _low_asr(asr, script):
-            return not_sure(step.id, step.name, [_unit_evidence(best, call, step.id, NOT_SURE)],
-                            f"said by meaning (p={p_best:.2f}) in speech the ASR was unsure of"), None
-        return RuleOutcome(step.id, step.name, True, step.weight, (_unit_evidence(best, call, step.id, PASS),),
-                           f"matched by meaning (p={p_best:.2f})"), first_idx
+        return not_sure(step.id, step.name, [_unit_evidence(best, call, step.id, NOT_SURE)],
+                        f"said by meaning (p={p_best:.2f}) in speech the ASR was unsure of"), None
     if best is not None and p_best >= m.fail_below:
         return not_sure(step.id, step.name, [_unit_evidence(best, call, step.id, NOT_SURE)],
                         f"best evidence p={p_best:.2f}, between {m.fail_below:g} and {m.pass_at:g}"), None
@@ -370,13 +381,14 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
                   else f"found ending at {last.end:.1f}s, expected within the last {step.within_last_s:g}s of "
                        f"{call.duration:.1f}s")
         return RuleOutcome(step.id, step.name, False, step.weight, (ev,), detail), first_idx
-    shaky = [un for un in units if un.probs.get(step.id, 0.0) >= m.fail_below / 2
-             and _low_asr([call.by_idx[i] for i in un.idxs], script)]
-    if shaky:
-        un = max(shaky, key=lambda x: x.probs.get(step.id, 0.0))
+    misheard = [un for un in units if un.probs.get(step.id, 0.0) >= m.fail_below / 2 and shaky(un)]
+    if misheard:
+        un = max(misheard, key=lambda x: x.probs.get(step.id, 0.0))
         return not_sure(step.id, step.name, [_unit_evidence(un, call, step.id, NOT_SURE)],
                         f"not found, but the ASR was unsure of the likeliest turn (p={un.probs.get(step.id, 0.0):.2f})"), None
-    return RuleOutcome(step.id, step.name, False, step.weight, (),
+    # The closest the agent came, for the reviewer (and as the text a reviewer's "it was said" labels).
+    closest = () if best is None else ({**_unit_evidence(best, call, step.id, FAIL), "candidate": True},)
+    return RuleOutcome(step.id, step.name, False, step.weight, closest,
                        f"not found in agent speech (best p={p_best:.2f})"), None
 
 

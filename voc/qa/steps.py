@@ -6,8 +6,8 @@ fitted on a script's :class:`~voc.qa.examples.TrainingSet` (phrases, examples, c
 decisions) and calibrated by Platt scaling on cross-validated scores. Fitted state is plain arrays (npz bytes).
 
 :meth:`StepJudge.read` rates every unit of a call: each agent turn, each sentence of a turn with several, and each
-pair of consecutive agent turns; each customer turn for ``complaint``. Vectors are asked for once per distinct
-sentence, in one batch.
+pair of consecutive agent turns (vectors asked for once per distinct sentence, in one batch); customer turns are rated
+for ``complaint`` one at a time, in call order, only until the first complaint.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voc.qa.examples import COMPLAINT_LABEL, COUNTER_WEIGHT, Example, TrainingSet
-from voc.records import Role, Utterance
+from voc.records import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +242,26 @@ class Unit:
     probs: dict[str, float]
 
 
-@dataclass(frozen=True)
 class CallReading:
-    """The step model's view of one call."""
+    """The step model's view of one call: every agent unit rated up front; customer turns rated for ``complaint``
+    only when asked (in call order the first complaint is usually the first turn, so the rest is never embedded)."""
 
-    units: tuple[Unit, ...]
-    complaint: dict[int, float]  # customer utterance idx -> probability it complains
+    def __init__(self, units: Sequence[Unit], complaint_fn: Callable[[Utterance], float] | None = None) -> None:
+        self.units = tuple(units)
+        self._complaint_fn = complaint_fn
+        self._complaint: dict[int, float] = {}
+
+    @property
+    def rates_complaints(self) -> bool:
+        return self._complaint_fn is not None
+
+    def complaint(self, u: Utterance) -> float | None:
+        """Probability that customer turn ``u`` complains; None without a customer model."""
+        if self._complaint_fn is None:
+            return None
+        if u.idx not in self._complaint:
+            self._complaint[u.idx] = self._complaint_fn(u)
+        return self._complaint[u.idx]
 
     def best(self, label: str, idxs: set[int] | None = None, kinds: Sequence[str] = ("turn", "sentence", "window")
              ) -> Unit | None:
@@ -272,7 +287,8 @@ class StepJudge:
     def labels(self) -> tuple[str, ...]:
         return self.agent.labels
 
-    def read(self, agent: Sequence[Utterance], customer: Sequence[Utterance] = ()) -> CallReading:
+    def read(self, agent: Sequence[Utterance]) -> CallReading:
+        """Rate every agent unit (one batch of vectors for the call's distinct sentences); customer turns lazily."""
         units: list[tuple[str, tuple[int, ...], str, list[str]]] = []
         turn_sents = {u.idx: sentences(u.text) for u in agent}
         for u in agent:
@@ -284,20 +300,21 @@ class StepJudge:
         spoken = [u for u in agent if turn_sents[u.idx]]
         for a, b in zip(spoken, spoken[1:], strict=False):
             units.append(("window", (a.idx, b.idx), f"{a.text} {b.text}", turn_sents[a.idx] + turn_sents[b.idx]))
-        cust = [(u.idx, u.text, sentences(u.text)) for u in customer if u.role == Role.CUSTOMER and u.text.strip()]
-        if self.customer is None:
-            cust = []
-        vec = self._sentence_vectors([s for *_, ss in units for s in ss] + [s for *_, ss in cust for s in ss])
+        vec = self._sentence_vectors([s for *_, ss in units for s in ss])
         probs = self.agent.predict([t for _, _, t, _ in units], np.stack([_mean(vec, ss) for *_, ss in units])
                                    if units else np.zeros((0, self.agent.dim), dtype=np.float32))
-        read_units = tuple(Unit(kind, idxs, text, dict(zip(self.agent.labels, map(float, p), strict=True)))
-                           for (kind, idxs, text, _), p in zip(units, probs, strict=True))
-        complaint: dict[int, float] = {}
-        if cust and self.customer is not None:
-            k = self.customer.labels.index(COMPLAINT_LABEL)
-            cp = self.customer.predict([t for _, t, _ in cust], np.stack([_mean(vec, ss) for *_, ss in cust]))
-            complaint = {idx: float(p[k]) for (idx, _, _), p in zip(cust, cp, strict=True)}
-        return CallReading(read_units, complaint)
+        read_units = [Unit(kind, idxs, text, dict(zip(self.agent.labels, map(float, p), strict=True)))
+                      for (kind, idxs, text, _), p in zip(units, probs, strict=True)]
+        return CallReading(read_units, self._complaint_prob if self.customer is not None else None)
+
+    def _complaint_prob(self, u: Utterance) -> float:
+        assert self.customer is not None
+        ss = sentences(u.text)
+        if not ss:
+            return 0.0
+        vec = self._sentence_vectors(ss)
+        k = self.customer.labels.index(COMPLAINT_LABEL)
+        return float(self.customer.predict([u.text], _mean(vec, ss)[None, :])[0, k])
 
     def _sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         distinct = sorted(set(texts))
@@ -350,3 +367,22 @@ def judge_from_bytes(data: bytes, vectors: VectorFn) -> StepJudge:
         agent = TurnClassifier.from_bytes(z["agent"].tobytes())
         customer = TurnClassifier.from_bytes(z["customer"].tobytes()) if "customer" in z.files else None
         return StepJudge(agent, customer, vectors, str(z["signature"]))
+
+
+def training_sentences(training: TrainingSet) -> list[str]:
+    """Every distinct sentence the step model of ``training`` embeds."""
+    return sorted({s for e in (*training.agent, *training.customer) for s in (sentences(e.text) or [e.text])})
+
+
+def read_vector_file(path: str | Path) -> tuple[str, dict[str, np.ndarray]]:
+    """(embedder name, sha1(text) -> vector) from an npz written by :func:`write_vector_file`."""
+    with np.load(path, allow_pickle=False) as z:
+        return str(z["embedder"]), dict(zip((str(h) for h in z["hashes"]), z["vectors"].astype(np.float32), strict=True))
+
+
+def write_vector_file(path: str | Path, embedder: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Sentence vectors shipped beside the examples (float16, keyed by sha1 of the text; no pickle)."""
+    from voc.semantic import text_hash
+
+    np.savez_compressed(path, hashes=np.array([text_hash(t) for t in texts], dtype="U40"),
+                        vectors=np.asarray(vectors, dtype=np.float16), embedder=np.array(embedder))
