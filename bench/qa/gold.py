@@ -332,9 +332,20 @@ HELDOUT_NAMES = ["孙", "吴", "郑", "冯", "何", "罗", "高", "林"]
 
 
 def load_heldout_lines(path: Path = HELDOUT_LINES) -> dict[str, Any]:
+    """A lines file; pools it lacks ("scripted" wording, scripted rude lines) come from heldout_lines.yaml."""
     import yaml
 
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if path != HELDOUT_LINES:
+        base = yaml.safe_load(HELDOUT_LINES.read_text(encoding="utf-8"))
+        for script, pools in data.items():
+            if script in ("brands", "common"):
+                continue
+            for key, pool in pools.items():
+                if isinstance(pool, dict) and "natural" in pool and "scripted" not in pool:
+                    pool["scripted"] = base[script][key]["scripted"]
+            pools.setdefault("rude_scripted", base[script]["rude_scripted"])
+    return data
 
 
 def make_heldout_call(k: int, script: str, part: str, lines: dict[str, Any], rng: random.Random
@@ -466,12 +477,12 @@ def _grams(text: str, k: int) -> set[str]:
     return {t[i:i + k] for i in range(len(t) - k + 1) if "\x00" not in t[i:i + k]}
 
 
-def check_overlap(k: int = 8) -> list[str]:
+def check_overlap(k: int = 8, lines: Path = HELDOUT_LINES) -> list[str]:
     """Training examples (voc/qa/scripts/examples/*.yaml) that share a ``k``-character stretch with a held-out line
     written in natural wording (the "scripted" pools are built from the scripts' own phrases and are exempt)."""
     import yaml
 
-    held = _texts(load_heldout_lines(), skip=("brands", "scripted", "rude_scripted"))
+    held = _texts(yaml.safe_load(lines.read_text(encoding="utf-8")), skip=("brands", "scripted", "rude_scripted"))
     by_gram: dict[str, str] = {}
     for t in held:
         for g in _grams(t, k):
@@ -668,6 +679,8 @@ def heldout_report(results) -> tuple[list[str], dict[str, Any]]:
     lines: list[str] = []
     for part in ("scripted", "natural"):
         rows = [(g, p) for g, p in results if g["part"] == part]
+        if not rows:
+            continue
         per = {r: prf([(g["expected"][r], p[r]) for g, p in rows if r in p]) for r in HELDOUT_RULES}
         f1s = [m["f1"] for m in per.values() if m["f1"] is not None]
         verdicts = sum(m["n"] for m in per.values())
@@ -684,7 +697,8 @@ def heldout_report(results) -> tuple[list[str], dict[str, Any]]:
 
 def heldout_main(args) -> None:
     t0 = time.perf_counter()
-    calls = generate_heldout(args.seed, args.out)
+    calls = generate_heldout(args.seed, args.out, scripted=0 if args.natural_only else 16,
+                             lines=load_heldout_lines(args.lines))
     results = score(calls, args.oracle_sentiment, args.semantic, args.rules_dir, model=args.model)
     t1 = time.perf_counter()
     lines, metrics = heldout_report(results)
@@ -713,12 +727,15 @@ def main() -> None:
                     help="list training examples that share 8 characters with a natural held-out line; exit 1 if any")
     ap.add_argument("--heldout", action="store_true",
                     help="score the held-out dev set composed from heldout_lines.yaml instead (per part: scripted / natural)")
+    ap.add_argument("--lines", type=Path, default=HELDOUT_LINES,
+                    help="with --heldout / --check-overlap: another lines file, e.g. bench/qa/fresh_lines.yaml")
+    ap.add_argument("--natural-only", action="store_true", help="with --heldout: natural calls only")
     args = ap.parse_args()
     if args.n < 1:
         sys.exit("--n must be at least 1")
     sys.path.insert(0, str(HERE))
     if args.check_overlap:
-        bad = check_overlap()
+        bad = check_overlap(lines=args.lines)
         print("\n".join(bad) or "no training example shares 8 characters with a natural held-out line")
         sys.exit(1 if bad else 0)
     if args.heldout:
