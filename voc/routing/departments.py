@@ -14,9 +14,11 @@ import yaml
 from voc.config import ConfigError
 
 DEFAULT_DEPARTMENTS_FILE = Path(__file__).with_name("departments.yaml")
-SERVICE_TYPES = ("repair", "installation", "maintenance", "consultation", "complaint", "praise", "other")
+# 'other' = none of the others applies (never a label a classifier is trained on).
+SERVICE_TYPES = ("repair", "installation", "maintenance", "consultation", "complaint", "praise", "suggestion", "other")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_FIELDS = {"id", "name_zh", "name_en", "description", "keywords", "service_types", "pinned_topics", "owner", "webhooks"}
+_FIELDS = {"id", "name_zh", "name_en", "description", "keywords", "service_types", "pinned_topics", "owner", "webhooks",
+           "examples"}
 
 
 class DepartmentConfigError(ConfigError):
@@ -36,6 +38,7 @@ class Department:
     pinned_topics: tuple[str, ...] = ()
     owner: str = ""
     webhooks: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # texts this department owns, in customers' words (classifier training)
 
     @property
     def display_name(self) -> str:
@@ -43,7 +46,7 @@ class Department:
 
     @property
     def profile_text(self) -> str:
-        """What similarity routing compares a text against."""
+        """Name, description and keywords as one text (one of the classifier's training texts)."""
         return " ".join([self.name_zh, self.description, " ".join(self.keywords)])
 
 
@@ -103,6 +106,7 @@ def parse_departments(data: Any, source: str = "departments") -> tuple[Departmen
                 pinned_topics=pinned,
                 owner=owner.strip(),
                 webhooks=_str_list(entry.get("webhooks"), where, "webhooks"),
+                examples=tuple(dict.fromkeys(_str_list(entry.get("examples"), where, "examples"))),
             )
         )
     return tuple(out)
