@@ -1,22 +1,34 @@
 """Customer timelines, repeat contacts, repeat chains, FCR and repeat-contact rates (pure functions).
 
-A contact is a *repeat* when the same known customer had an earlier contact at most ``window_days``
-business days before it (inclusive: 7 days later is a repeat with the default window, 8 days is not;
-the same day counts) about the same topic or the same service type (praise never makes a repeat; service
-types 'praise' and 'other' do not count as "the same issue"). Contacts without a customer id
-belong to nobody: they are never merged, never repeats, and are left out of FCR.
+A contact is a *repeat* when the same known customer had an earlier contact at most ``window_days`` business days
+before it (inclusive: 7 days later is a repeat with the default window, 8 days is not; the same day counts) about
+the same issue. The same issue means, in this order: the same topic; the same order (or product) attribute; texts
+that mean the same (centred sentence vectors at or above ``text_similarity``); or, only when the texts cannot be
+compared, the same specific service type (repair, installation, maintenance). A broad service type such as
+``complaint`` never makes two contacts the same issue, two different topics are two issues, and praise never makes
+a repeat. Contacts without a customer id belong to nobody: they are never merged, never repeats, and are left out
+of FCR.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
 
 from voc.customers.model import Contact, RepeatChain, RepeatLink, RepeatStats
 
-# Service types that do not describe a problem: two of them in a week are not "the same issue again".
+# Service types that name a specific job: two of them within the window, with nothing else to compare, are one job.
+SPECIFIC_SERVICE_TYPES = frozenset({"repair", "installation", "maintenance"})
+# Kept for callers that imported it: service types that do not describe a problem.
 NON_ISSUE_SERVICE_TYPES = frozenset({"praise", "other"})
+DEFAULT_MATCH = ("topic", "attribute", "text", "service_type")
+DEFAULT_ATTRIBUTE_KEYS = ("order_id", "product")
+# Centred e5 cosine: same-issue pairs of bench/routing/repeat_histories.yaml (calibration split) sit at 0.10-0.76,
+# different-issue pairs at -0.10-0.34 (0.34 a thank-you after a repair, which praise excludes anyway).
+DEFAULT_TEXT_SIMILARITY = 0.25
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -36,22 +48,62 @@ def timelines(contacts: Iterable[Contact]) -> dict[str, list[Contact]]:
     return {k: sorted(v, key=contact_order) for k, v in sorted(out.items())}
 
 
-def _same(a: Contact, b: Contact, match: Sequence[str]) -> str | None:
+def _same(a: Contact, b: Contact, match: Sequence[str], vectors: Mapping[str, np.ndarray],
+          text_similarity: float, attribute_keys: Sequence[str]) -> str | None:
+    """How ``a`` and ``b`` are about the same issue ('topic', 'order_id=HC1', 'text 0.42', 'service_type'), or None."""
     if a.service_type == "praise" or b.service_type == "praise":  # thanks twice is not a problem twice
         return None
     if "topic" in match and a.topic_id and a.topic_id == b.topic_id:
         return "topic"
+    if "attribute" in match:
+        for key in attribute_keys:
+            value = a.attributes.get(key)
+            if value and value == b.attributes.get(key):
+                return f"{key}={value}"
+    if a.topic_id and b.topic_id:  # the topics stage put them in different topics: two issues
+        return None
+    va, vb = vectors.get(a.interaction_id), vectors.get(b.interaction_id)
+    if va is not None and vb is not None:
+        if "text" in match:
+            sim = float(np.dot(va, vb))
+            if sim >= text_similarity:
+                return f"text {sim:.2f}"
+        return None  # the texts were compared and differ: a shared service type does not make them one issue
     if ("service_type" in match and a.service_type and a.service_type == b.service_type
-            and a.service_type not in NON_ISSUE_SERVICE_TYPES):
+            and a.service_type in SPECIFIC_SERVICE_TYPES):
         return "service_type"
     return None
 
 
+def repeat_candidates(contacts: Iterable[Contact], window_days: int = 7) -> set[str]:
+    """Interaction ids that have another contact of the same customer within the window (the only contacts whose
+    texts need comparing: callers embed just these)."""
+    out: set[str] = set()
+    for timeline in timelines(contacts).values():
+        for j, later in enumerate(timeline):
+            for earlier in reversed(timeline[:j]):
+                if (later.business_date - earlier.business_date).days > window_days:
+                    break
+                out.update((later.interaction_id, earlier.interaction_id))
+    return out
+
+
 def find_repeats(
-    contacts: Iterable[Contact], window_days: int = 7, match: Sequence[str] = ("topic", "service_type")
+    contacts: Iterable[Contact],
+    window_days: int = 7,
+    match: Sequence[str] = DEFAULT_MATCH,
+    *,
+    vectors: Mapping[str, np.ndarray] | None = None,
+    text_similarity: float = DEFAULT_TEXT_SIMILARITY,
+    attribute_keys: Sequence[str] = DEFAULT_ATTRIBUTE_KEYS,
 ) -> dict[str, RepeatLink]:
-    """Repeat links keyed by the repeat's interaction id; each points at the most recent earlier
-    contact of the same customer, within the window, about the same topic or service type."""
+    """Repeat links keyed by the repeat's interaction id; each points at the most recent earlier contact of the same
+    customer, within the window, about the same issue (see the module docstring).
+
+    ``vectors``: interaction id -> unit sentence vector of the contact's text, centred on a reference mean (cosines
+    of raw e5 vectors all sit near 0.9); contacts without one are compared by topic, attributes and service type.
+    """
+    vectors = vectors or {}
     links: dict[str, RepeatLink] = {}
     for timeline in timelines(contacts).values():
         for j, later in enumerate(timeline):
@@ -59,14 +111,14 @@ def find_repeats(
                 days = (later.business_date - earlier.business_date).days
                 if days > window_days:
                     break
-                how = _same(later, earlier, match)
+                how = _same(later, earlier, match, vectors, text_similarity, attribute_keys)
                 if how:
                     links[later.interaction_id] = RepeatLink(later.interaction_id, earlier.interaction_id, days, how)
                     break
     return links
 
 
-def repeat_chains(contacts: Iterable[Contact], links: dict[str, RepeatLink]) -> list[RepeatChain]:
+def repeat_chains(contacts: Iterable[Contact], links: Mapping[str, RepeatLink]) -> list[RepeatChain]:
     """Chains of two or more contacts joined by repeat links, per customer, oldest chain first."""
     by_id = {c.interaction_id: c for c in contacts}
     root: dict[str, str] = {}
@@ -93,21 +145,31 @@ def repeat_chains(contacts: Iterable[Contact], links: dict[str, RepeatLink]) -> 
             contacts=tuple(m.interaction_id for m in members),
             first=members[0].business_date,
             last=members[-1].business_date,
-            about=_chain_about(members),
+            about=_chain_about(members, links),
         ))
     return sorted(chains, key=lambda ch: (ch.first, ch.customer_id, ch.contacts))
 
 
-def _chain_about(members: Sequence[Contact]) -> str:
+def _chain_about(members: Sequence[Contact], links: Mapping[str, RepeatLink] | None = None) -> str:
+    """What a chain is about: its main topic, else the start of its first text, else its service type; with what
+    linked it when that was more than the topic ('linked by text 0.48, order_id=HC1')."""
     topics = [m for m in members if m.topic_id]
     if topics:
         counts: dict[str, int] = defaultdict(int)
         for m in topics:
             counts[m.topic_id] += 1
         best = min(counts, key=lambda t: (-counts[t], t))
-        return next(m.about for m in topics if m.topic_id == best)
-    kinds = [m.service_type for m in members if m.service_type]
-    return max(set(kinds), key=kinds.count) if kinds else "unclassified"
+        about = next(m.about for m in topics if m.topic_id == best)
+    elif any(m.excerpt for m in members):
+        first = next(m.excerpt for m in members if m.excerpt)
+        about = f"'{first[:20]}{'…' if len(first) > 20 else ''}'"
+    else:
+        kinds = [m.service_type for m in members if m.service_type]
+        about = max(sorted(set(kinds)), key=kinds.count) if kinds else "unclassified"
+    how = [links[m.interaction_id].match for m in members if links and m.interaction_id in links]
+    if any(h != "topic" for h in how):
+        about += f" (linked by {', '.join(dict.fromkeys(how))})"
+    return about
 
 
 def queue_key(c: Contact) -> str:
