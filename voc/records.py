@@ -53,6 +53,8 @@ class Interaction:
     agent_channel: int | None = None  # stereo audio: index of the agent's channel (0 or 1)
     text: str | None = None  # text channels: the (redacted once the text stage ran) body
     attributes: dict[str, Any] = field(default_factory=dict)  # product, order, region, ...
+    # the body's original length when only its first limits.max_text_chars characters were kept for analysis
+    text_truncated_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -320,7 +320,17 @@ class AnalyticsStore:
         with self.db.session() as s:
             s.add_all(DeliveryRow(run_date=run_date, department=r.get("department", ""), target=r["target"],
                                   kind=r["kind"], status=r["status"], attempts=int(r.get("attempts", 0)),
-                                  error=r.get("error"), location=r.get("location")) for r in rows)
+                                  error=r.get("error"), location=r.get("location"),
+                                  content_hash=r.get("content_hash"), is_update=bool(r.get("is_update")))
+                      for r in rows)
+
+    def delivered_digests(self, run_date: dt.date) -> dict[tuple[str, str], str]:
+        """(department, webhook) -> content hash of the digest last delivered in full for ``run_date``."""
+        q = (select(DeliveryRow.department, DeliveryRow.target, DeliveryRow.content_hash)
+             .where(DeliveryRow.run_date == run_date, DeliveryRow.content_hash.is_not(None))
+             .order_by(DeliveryRow.id))
+        with self.db.session() as s:
+            return {(dept, target): h for dept, target, h in s.execute(q)}  # later rows win
 
     def deliveries(self, run_date: dt.date | None = None) -> list[dict[str, Any]]:
         q = select(DeliveryRow).order_by(DeliveryRow.id)

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -101,6 +102,7 @@ class Database:
 
     def __init__(self, url: str, *, schema: str | None = None, auto_migrate: bool = True) -> None:
         self.url = normalise_url(url)
+        self.schema = schema
         self.engine = make_engine(self.url, schema=schema)
         self.dialect = self.engine.dialect.name
         if auto_migrate:
@@ -118,6 +120,24 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
             yield session
+
+    def insert(self, model: Any) -> Any:
+        """This dialect's INSERT for ``model``, with ``on_conflict_do_update/nothing`` (SQLite and PostgreSQL)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - voc supports these two
+            raise StoreError(f"unsupported database {self.dialect}: use SQLite or PostgreSQL")
+        # The Core table, not the ORM entity: an ORM-enabled INSERT reports no rowcount for ON CONFLICT DO NOTHING.
+        return insert(getattr(model, "__table__", model))
+
+    def insert_new(self, session: Session, model: Any, values: dict[str, Any]) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING; True when the row went in (concurrent writers of the same row: one wins,
+        the others get False instead of an IntegrityError). RETURNING tells, as rowcount does not on every driver."""
+        table = getattr(model, "__table__", model)
+        stmt = self.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        return session.execute(stmt).first() is not None
 
     def table_names(self) -> list[str]:
         return inspect(self.engine).get_table_names()

@@ -30,8 +30,10 @@ from voc.store.schema import (
     QAResultRow,
     QuarantineRow,
     SentimentRow,
+    SiteKeyRow,
     TranscriptRow,
     UtteranceRow,
+    utcnow,
 )
 
 AddOutcome = str  # "new" | "duplicate" | "conflict"
@@ -54,6 +56,7 @@ def _interaction(row: InteractionRow) -> Interaction:
         agent_channel=row.agent_channel,
         text=row.text,
         attributes=dict(row.attributes or {}),
+        text_truncated_from=row.text_truncated_from,
     )
 
 
@@ -85,6 +88,13 @@ class Store(RunStore, AnalyticsStore):
     def close(self) -> None:
         self.db.dispose()
 
+    def _lock_item(self, session: Any, interaction_id: str) -> None:
+        """Serialise two writers replacing one item's rows (their delete + insert would collide on the primary key):
+        a row lock on PostgreSQL; SQLite lets one writer in at a time anyway (and a read first would only risk a
+        stale snapshot there)."""
+        if self.db.dialect == "postgresql":
+            session.execute(select(InteractionRow.id).where(InteractionRow.id == interaction_id).with_for_update())
+
     # ---- ingest -----------------------------------------------------------------------------
     def add_interaction(self, inter: Interaction, source_kind: str) -> AddOutcome:
         """Insert unless present. Same id = duplicate; same external id with other content = conflict."""
@@ -114,26 +124,31 @@ class Store(RunStore, AnalyticsStore):
                     if inter.external_id and key in have_ext:
                         outcomes.append("duplicate" if have_ext[key] == inter.content_hash else "conflict")
                         continue
-                    s.add(_interaction_row(inter, source_kind))
+                    # ON CONFLICT DO NOTHING: another process ingesting the same inbox right now is no error
+                    row = _interaction_row(inter, source_kind)
+                    values = {c.key: getattr(row, c.key) for c in InteractionRow.__table__.columns
+                              if getattr(row, c.key) is not None}
+                    inserted = self.db.insert_new(s, InteractionRow, values)
                     have_ids.add(inter.id)
                     if inter.external_id:
                         have_ext[key] = inter.content_hash
-                    outcomes.append("new")
+                    outcomes.append("new" if inserted else "duplicate")
         return outcomes
 
     def add_quarantine(self, path: str, reason: str, content_hash: str = "") -> bool:
+        """Record a refused input once (True when it is new); concurrent scans of one inbox do not collide."""
         with self.db.session() as s:
-            exists = s.scalars(
-                select(QuarantineRow.id).where(
-                    QuarantineRow.path == path,
-                    QuarantineRow.content_hash == content_hash,
-                    QuarantineRow.reason == reason,
-                )
-            ).first()
-            if exists is not None:
-                return False
-            s.add(QuarantineRow(path=path, reason=reason, content_hash=content_hash))
-            return True
+            return self.db.insert_new(s, QuarantineRow, {"path": path, "reason": reason, "content_hash": content_hash,
+                                                         "detected_at": utcnow()})
+
+    def site_key(self, name: str) -> bytes:
+        """A random 32-byte key made once for this database and kept in it (race-safe: the first writer wins)."""
+        import secrets
+
+        stmt = self.db.insert(SiteKeyRow).values(name=name, value=secrets.token_hex(32), created_at=utcnow())
+        with self.db.session() as s:
+            s.execute(stmt.on_conflict_do_nothing())
+            return bytes.fromhex(s.scalar(select(SiteKeyRow.value).where(SiteKeyRow.name == name)))
 
     def quarantine(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
@@ -226,6 +241,7 @@ class Store(RunStore, AnalyticsStore):
     ) -> None:
         """Replace everything the transcription stage owns for one call (utterances must be redacted)."""
         with self.db.session() as s:
+            self._lock_item(s, interaction_id)
             s.execute(delete(UtteranceRow).where(UtteranceRow.interaction_id == interaction_id))
             s.execute(delete(CallMetricsRow).where(CallMetricsRow.interaction_id == interaction_id))
             s.execute(delete(TranscriptRow).where(TranscriptRow.interaction_id == interaction_id))
@@ -291,6 +307,7 @@ class Store(RunStore, AnalyticsStore):
 
     def replace_sentiment(self, interaction_id: str, scores: Sequence[SentimentScore], call: CallSentiment | None) -> None:
         with self.db.session() as s:
+            self._lock_item(s, interaction_id)
             s.execute(delete(SentimentRow).where(SentimentRow.interaction_id == interaction_id))
             s.execute(delete(CallSentimentRow).where(CallSentimentRow.interaction_id == interaction_id))
             s.flush()
@@ -319,6 +336,7 @@ class Store(RunStore, AnalyticsStore):
         from voc.records import to_dict
 
         with self.db.session() as s:
+            self._lock_item(s, result.interaction_id)
             s.execute(delete(QAResultRow).where(QAResultRow.interaction_id == result.interaction_id))
             s.flush()
             s.add(QAResultRow(interaction_id=result.interaction_id, queue=result.queue, script=result.script,
@@ -352,6 +370,7 @@ def _interaction_row(inter: Interaction, source_kind: str) -> InteractionRow:
         agent_channel=inter.agent_channel,
         text=inter.text,
         attributes=dict(inter.attributes),
+        text_truncated_from=inter.text_truncated_from,
     )
 
 

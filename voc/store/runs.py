@@ -52,6 +52,31 @@ class RunStore:
             if details is not None:
                 run.details = {**(run.details or {}), **details}
 
+    def latest_run(self, run_date: dt.date) -> dict[str, Any] | None:
+        """{"id", "status", "stages"} of the newest run of the date, or None."""
+        with self.db.session() as s:
+            row = s.scalars(select(Run).where(Run.run_date == run_date).order_by(Run.id.desc()).limit(1)).first()
+            return None if row is None else {"id": row.id, "status": row.status, "stages": list(row.stages or [])}
+
+    def close_stale(self, run_date: dt.date, keep_run: int | None = None) -> int:
+        """Close what a killed process left 'running' for ``run_date``: its stage rows become 'failed' (interrupted),
+        and so do its runs other than ``keep_run`` (the one being resumed). Call it only while holding the date's
+        run lock (:mod:`voc.store.locks`), when nothing else can be running; runs of an orchestrator (a ``key``)
+        are left alone. Returns the number of stage rows closed."""
+        now = utcnow()
+        closed = 0
+        with self.db.session() as s:
+            runs = [r for r in s.scalars(select(Run).where(Run.run_date == run_date, Run.status == "running"))
+                    if not (r.details or {}).get("key")]
+            for run in runs:
+                for row in s.scalars(select(StageRun).where(StageRun.run_id == run.id, StageRun.status == "running")):
+                    row.status, row.finished_at = "failed", now
+                    row.error = "interrupted: the process stopped before the stage finished (closed on the next run)"
+                    closed += 1
+                if run.id != keep_run:
+                    run.status, run.finished_at = "failed", now
+        return closed
+
     def reopen_run(self, run_id: int) -> None:
         with self.db.session() as s:
             s.get(Run, run_id).status = "running"
@@ -113,13 +138,15 @@ class RunStore:
 
     # ---- per-item stage status ------------------------------------------------------------
     def mark(self, stage: str, interaction_id: str, status: str, error: str | None = None) -> None:
+        """Record an item's outcome for a stage: one atomic upsert, so two workers marking the same item never
+        collide on the primary key (the later outcome wins, attempts counts both)."""
+        stmt = self.db.insert(ItemStatus).values(interaction_id=interaction_id, stage=stage, status=status, error=error,
+                                                 attempts=1, updated_at=utcnow())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["interaction_id", "stage"],
+            set_={"status": status, "error": error, "attempts": ItemStatus.attempts + 1, "updated_at": utcnow()})
         with self.db.session() as s:
-            row = s.get(ItemStatus, (interaction_id, stage))
-            if row is None:
-                s.add(ItemStatus(interaction_id=interaction_id, stage=stage, status=status, error=error))
-            else:
-                row.status, row.error = status, error
-                row.attempts = (row.attempts or 0) + 1
+            s.execute(stmt)
 
     def reset(self, stages: Iterable[str], interaction_ids: Iterable[str]) -> int:
         ids = list(interaction_ids)

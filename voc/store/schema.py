@@ -81,6 +81,7 @@ class InteractionRow(Base):
     tokens: Mapped[list[Any] | None] = mapped_column(JSON)  # jieba tokens of text (text channels)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     service_type: Mapped[str | None] = mapped_column(String(32))
+    text_truncated_from: Mapped[int | None] = mapped_column(Integer)  # original length of a body cut for analysis
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_interaction_external"),)
 
@@ -290,6 +291,9 @@ class DeliveryRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # sha256 of the message sent, set once every part of it was delivered: the same digest is not sent again
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    is_update: Mapped[bool] = mapped_column(Boolean, default=False)  # replaced a digest delivered before
 
 
 class UserRow(Base):
@@ -305,6 +309,27 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottleRow(Base):
+    """Failed-login counters per user name and per client address, shared by every web worker (atomic updates)."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "user:<name>" / "addr:<address>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # attempts in the current window (reserved before the check)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    strikes: Mapped[int] = mapped_column(Integer, default=0)  # lockouts in a row: each doubles the next one
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SiteKeyRow(Base):
+    """Random keys made once per installation (the identifier HMAC when VOC_ID_SECRET is not set)."""
+
+    __tablename__ = "site_keys"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))  # hex
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 Index("ix_utterances_interaction", UtteranceRow.interaction_id)

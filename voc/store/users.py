@@ -1,16 +1,18 @@
-"""The ``users`` table: web app accounts as stored (hashes only; hashing and rules live in :mod:`voc.web.users`)."""
+"""The ``users`` table: web app accounts as stored (hashes only; hashing and rules live in :mod:`voc.web.users`), and
+the ``login_throttle`` counters that lock a user name or an address after repeated failed logins."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, or_, select
 
 from voc.store.db import Database
-from voc.store.schema import UserRow, utcnow
+from voc.store.schema import LoginThrottleRow, UserRow, utcnow
 
-__all__ = ["UserAccount", "UserAccounts"]
+__all__ = ["LoginCounters", "UserAccount", "UserAccounts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +108,72 @@ class UserAccounts:
             if not active:
                 row.token_hash = None
             return True
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back without their zone; they are stored in UTC."""
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+
+
+class LoginCounters:
+    """Failed-login counters per key ("user:<name>", "addr:<address>"), updated atomically in the database so that
+    every worker and every concurrent request sees the same count (a row lock on PostgreSQL; SQLite's single
+    writer). Rows are only deleted once their window and lock are long over: nothing resets a lockout early."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def reserve(self, limits: Sequence[tuple[str, int]], now: dt.datetime, window_s: float, max_lock_s: float) -> float:
+        """Count one login attempt against every key *before* its password is checked; 0.0 when it may go ahead,
+        else the seconds until the lock that refuses it ends. A key over its limit is locked for ``window_s``,
+        doubling with each lockout in a row (at most ``max_lock_s``)."""
+        limit = dict(limits)
+        keys = sorted(limit)
+        with self.db.session() as s:
+            self._prune(s, now, window_s + max_lock_s)
+            for key in keys:  # a write first: on SQLite this takes the writer lock for the whole transaction
+                s.execute(self.db.insert(LoginThrottleRow).values(key=key, failures=0, window_start=now, strikes=0,
+                                                                  updated_at=now).on_conflict_do_nothing())
+            q = select(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys)).order_by(LoginThrottleRow.key)
+            rows = list(s.scalars(q.with_for_update() if self.db.dialect == "postgresql" else q))
+            locked = [(_aware(r.locked_until) - now).total_seconds() for r in rows
+                      if r.locked_until is not None and _aware(r.locked_until) > now]
+            if locked:
+                return max(locked)
+            wait = 0.0
+            for row in rows:
+                if (now - _aware(row.window_start)).total_seconds() >= window_s:
+                    row.failures, row.window_start = 0, now
+                    if row.locked_until is not None and (now - _aware(row.locked_until)).total_seconds() > max_lock_s:
+                        row.strikes = 0  # quiet for long after its last lockout: start over
+                row.failures += 1
+                row.updated_at = now
+                if row.failures > limit[row.key]:
+                    row.strikes += 1
+                    lock = min(window_s * 2 ** (row.strikes - 1), max_lock_s)
+                    row.locked_until = now + dt.timedelta(seconds=lock)
+                    row.failures, row.window_start = 0, now
+                    wait = max(wait, lock)
+            return wait
+
+    def succeeded(self, user_key: str, other_keys: Sequence[str], now: dt.datetime) -> None:
+        """A right password: the user's counter starts over; the attempt reserved on the others is given back."""
+        with self.db.session() as s:
+            s.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key == user_key))
+            for row in s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.key.in_(list(other_keys)))):
+                row.failures = max(0, row.failures - 1)
+                row.updated_at = now
+
+    def state(self, key: str) -> dict[str, object] | None:
+        with self.db.session() as s:
+            row = s.get(LoginThrottleRow, key)
+            return None if row is None else {"failures": row.failures, "strikes": row.strikes,
+                                             "locked_until": _aware(row.locked_until)}
+
+    @staticmethod
+    def _prune(s, now: dt.datetime, quiet_s: float) -> None:
+        """Forget keys untouched for ``quiet_s`` whose lock (if any) is over: bounded table, no lockout reset."""
+        old = now - dt.timedelta(seconds=quiet_s)
+        s.execute(delete(LoginThrottleRow).where(
+            LoginThrottleRow.updated_at < old,
+            or_(LoginThrottleRow.locked_until.is_(None), and_(LoginThrottleRow.locked_until < now))))
