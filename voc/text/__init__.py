@@ -5,7 +5,7 @@ Importing this package is light: jieba and OpenCC load on first use and are cach
 
 from voc.text.normalize import normalize
 from voc.text.process import ProcessedText, make_cleaner, process_text, process_texts, redact_utterances
-from voc.text.redact import PII_TYPES, PiiSpan, Redaction, find_pii, redact, redact_lines
+from voc.text.redact import PII_TYPES, PiiSpan, Redaction, find_pii, looks_personal, redact, redact_lines
 from voc.text.segment import domain_vocabulary, get_stopwords, get_tokenizer, segment
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "find_pii",
     "get_stopwords",
     "get_tokenizer",
+    "looks_personal",
     "make_cleaner",
     "normalize",
     "process_text",

@@ -7,6 +7,7 @@ cue before them (电话 / 订单号 / 身份证 / 卡号), checksums (ID, Luhn) 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections import Counter
@@ -73,6 +74,11 @@ _HARD_STOP = set("。！？!?；;\n")
 _NOT_PII_AFTER = set("元块角毛分年月日号点时个件台次%％岁斤公里米克天周")
 _NOT_PII_BEFORE = set("¥￥$")
 _DATE_RE = re.compile(r"^\d{4}[-.]\d{1,2}[-.]\d{1,2}$")
+_MAX_DIGITS = 19  # the longest number redacted (a bank card); longer digit runs are order numbers or noise
+_MIN_DIGITS = 7  # the shortest number redacted (a local phone number after a cue)
+_UNCUED_LENGTHS = frozenset({10, 11, 12, 13, 16, 17, 18, 19})  # landline, mobile, +86 mobile, card, ID
+_MOBILE_RE = re.compile(r"1[3-9]")
+_MOBILE86_RE = re.compile(r"861[3-9]")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -92,15 +98,13 @@ def _plausible_birth(number: str) -> bool:
 
 
 def luhn_ok(number: str) -> bool:
-    if not number.isdigit():
+    if not number.isdigit() or not number.isascii():
         return False
-    total = 0
-    for i, c in enumerate(reversed(number)):
-        d = int(c)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
+    total = sum(map(int, number[-1::-2])) + sum(_LUHN_DOUBLE[c] for c in number[-2::-2])
     return total % 10 == 0
+
+
+_LUHN_DOUBLE = {str(d): (d * 2 - 9 if d > 4 else d * 2) for d in range(10)}
 
 
 @dataclass(slots=True)
@@ -121,13 +125,16 @@ def _digit_runs(text: str) -> Iterator[list[_Group]]:
         groups: list[_Group] = []
         sep = ""
         start = j = i
+        run_digits = 0
         while True:
             digits = []
             while j < n and text[j] in _DIGIT:
                 digits.append(_DIGIT[text[j]])
                 j += 1
-            # 17 digits + X: the ID check character
-            if j < n and text[j] in "Xx" and not (j + 1 < n and text[j + 1].isascii() and text[j + 1].isalnum()):
+            run_digits += len(digits)
+            # 17 (or 14) digits + X: the ID check character; after a shorter number an x is just a letter ("…620x")
+            if (j < n and text[j] in "Xx" and run_digits >= 14
+                    and not (j + 1 < n and text[j + 1].isascii() and text[j + 1].isalnum())):
                 digits.append("X")
                 j += 1
             groups.append(_Group(start, j, "".join(digits), sep))
@@ -196,8 +203,7 @@ def _classify(digits: str, cue: str | None, strong_only: bool) -> str | None:
         return "ID" if cue == "ID" and n in (15, 18) else None
     if 16 <= n <= 19 and luhn_ok(digits) and cue != "ORDER":
         return "CARD"
-    mobile = (n == 11 and re.match(r"1[3-9]", digits)) or (n == 13 and re.match(r"861[3-9]", digits))
-    if mobile:
+    if _is_mobile(digits):
         return "PHONE" if cue != "ORDER" or strong_only else None
     if strong_only or cue == "ORDER":
         return None
@@ -212,23 +218,38 @@ def _classify(digits: str, cue: str | None, strong_only: bool) -> str | None:
     return None
 
 
+def _is_mobile(digits: str) -> bool:
+    return bool((len(digits) == 11 and _MOBILE_RE.match(digits)) or (len(digits) == 13 and _MOBILE86_RE.match(digits)))
+
+
 def _numeric_spans(text: str) -> list[PiiSpan]:
     spans: list[PiiSpan] = []
     for run in _digit_runs(text):
         cue = _cue_before(text, run[0].start)
+        ends = [0]  # digits before each group: no PII number is longer than _MAX_DIGITS, so longer spans are skipped
+        for g in run:
+            ends.append(ends[-1] + len(g.digits))
+        all_digits = "".join(g.digits for g in run)
         i = 0
         while i < len(run):
             found = None
-            for j in range(len(run) - 1, i - 1, -1):
+            last = bisect.bisect_right(ends, ends[i] + _MAX_DIGITS) - 2  # the last group that keeps the span short
+            for j in range(min(len(run) - 1, last), i - 1, -1):
+                n = ends[j + 1] - ends[i]
+                if n < _MIN_DIGITS:
+                    break  # shorter still as j falls
+                if (i > 0 or cue is None) and n not in _UNCUED_LENGTHS:
+                    continue  # no number of this length is PII without a cue
                 start, end = run[i].start, run[j].end
                 raw = text[start:end]
                 if _DATE_RE.match(raw):
                     continue
-                digits = "".join(g.digits for g in run[i:j + 1])
+                digits = all_digits[ends[i]:ends[j + 1]]
                 ctx_cue = cue if i == 0 else None
                 # An order cue before the run still lets a clearly separate phone/ID/card through.
                 strong_only = i > 0 and cue == "ORDER"
-                if ctx_cue is None or ctx_cue == "ORDER":
+                # A mobile number is one whatever touches it ("13912345620元" is no price, "…620x" no product code).
+                if (ctx_cue is None or ctx_cue == "ORDER") and not (ctx_cue is None and _is_mobile(digits)):
                     before = text[start - 1] if start > 0 else ""
                     after = text[end] if end < len(text) else ""
                     if (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()):
@@ -256,8 +277,28 @@ def _numeric_spans(text: str) -> list[PiiSpan]:
 
 # --- e-mail, masked phones ------------------------------------------------------------------------
 
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+\s?(?:@|＠)\s?[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# Linear time on any input: a local part starts only where a run of its characters starts, and no quantifier gives
+# characters back (possessive); the last label must begin with 2+ letters (the TLD), checked in _email_spans.
+_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]++\s?[@＠]\s?[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+")
+_TLD_RE = re.compile(r"[A-Za-z]{2,}")
 _MASKED_PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9][*＊xX]{4}[0-9]{4}(?![0-9])")
+
+def _email_spans(text: str) -> list[PiiSpan]:
+    spans = []
+    for m in _EMAIL_RE.finditer(text):
+        at = max(m.group(0).find("@"), m.group(0).find("＠"))
+        labels = m.group(0)[at + 1:].split(".")
+        end = None
+        pos = m.start() + at + 1 + len(labels[0])
+        for label in labels[1:]:  # the longest domain whose last label starts with a TLD, as a backtracking regex
+            tld = _TLD_RE.match(label)
+            if tld:
+                end = pos + 1 + tld.end()
+            pos += 1 + len(label)
+        if end is not None:
+            spans.append(PiiSpan("EMAIL", m.start(), end))
+    return spans
+
 
 # --- names and addresses after cues ---------------------------------------------------------------
 
@@ -336,15 +377,16 @@ def _name_spans(text: str) -> list[PiiSpan]:
 
 def _address_spans(text: str, taken: list[PiiSpan]) -> list[PiiSpan]:
     spans = []
+    taken_starts = sorted(s.start for s in taken)
     for m in _ADDR_CUE_RE.finditer(text):
         start = m.end()
         end = start
         while end < len(text) and end - start < _ADDR_MAX and text[end] not in _ADDR_END:
             end += 1
         # stop before other PII and before the sentence moves on ("…的快递还没到")
-        for s in taken:
-            if start <= s.start < end:
-                end = s.start
+        k = bisect.bisect_left(taken_starts, start)
+        if k < len(taken_starts) and taken_starts[k] < end:
+            end = taken_starts[k]
         stop = _ADDR_STOP_RE.search(text, start, end)
         if stop:
             end = stop.start()
@@ -366,22 +408,44 @@ def _address_spans(text: str, taken: list[PiiSpan]) -> list[PiiSpan]:
 _PRIORITY = {"EMAIL": 0, "ID": 1, "CARD": 2, "PHONE": 3, "ADDR": 4, "NAME": 5}
 
 
+class _Taken:
+    """Non-overlapping spans kept sorted by start: overlap checks in O(log n), so redaction stays linear-ish."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.spans: list[PiiSpan] = []
+
+    def free(self, s: PiiSpan) -> bool:
+        k = bisect.bisect_left(self.starts, s.start)
+        if k < len(self.spans) and self.spans[k].start < s.end:
+            return False
+        return not (k > 0 and self.spans[k - 1].end > s.start)
+
+    def add(self, s: PiiSpan) -> None:
+        k = bisect.bisect_left(self.starts, s.start)
+        self.starts.insert(k, s.start)
+        self.spans.insert(k, s)
+
+
 def _resolve(spans: list[PiiSpan]) -> list[PiiSpan]:
     # Numbers and e-mails win over the fuzzier name/address spans; then longer spans first.
-    chosen: list[PiiSpan] = []
+    chosen = _Taken()
     for s in sorted(spans, key=lambda s: (_PRIORITY[s.type], s.start - s.end)):
-        if all(s.end <= c.start or s.start >= c.end for c in chosen):
-            chosen.append(s)
-    return sorted(chosen, key=lambda s: s.start)
+        if chosen.free(s):
+            chosen.add(s)
+    return chosen.spans
 
 
 def find_pii(text: str, settings: TextSettings | None = None) -> list[PiiSpan]:
-    """PII spans in ``text`` (non-overlapping, in order)."""
+    """PII spans in ``text`` (non-overlapping, in order). Linear in the length of ``text``, whatever it holds."""
     settings = settings or TextSettings()
-    spans = [PiiSpan("EMAIL", m.start(), m.end()) for m in _EMAIL_RE.finditer(text)]
+    spans = _email_spans(text)
     spans += [PiiSpan("PHONE", m.start(), m.end()) for m in _MASKED_PHONE_RE.finditer(text)]
-    emails = list(spans)
-    spans += [s for s in _numeric_spans(text) if all(s.end <= e.start or s.start >= e.end for e in emails)]
+    emails = _Taken()
+    for e in sorted(spans, key=lambda s: s.start):
+        if emails.free(e):
+            emails.add(e)
+    spans += [s for s in _numeric_spans(text) if emails.free(s)]
     if settings.redact_addresses:
         spans += _address_spans(text, spans)
     if settings.redact_names:
@@ -408,6 +472,29 @@ def redact(text: str, settings: TextSettings | None = None) -> Redaction:
         pos = s.end
     out.append(text[pos:])
     return Redaction("".join(out), tuple(spans))
+
+
+_MOBILE_INSIDE = re.compile(r"(?<![0-9])(?:\+?86)?1[3-9][0-9]{9}(?![0-9])")
+_IDENTIFIER_PII = ("PHONE", "ID", "CARD", "EMAIL")
+
+
+def looks_personal(identifier: str) -> bool:
+    """True when an identifier (a customer id, call id, record id, file name) holds a phone, ID-card or bank-card
+    number or an e-mail address, as redaction finds them in text, or a mobile number glued to other characters
+    ("C13912345620"): such an identifier is stored only as a keyed hash (see voc.ingest.guard.pseudonym)."""
+    value = normalize_digits(identifier.strip())
+    if not value or len(value) > 256:  # an identifier that long is refused by the field limit anyway
+        return bool(value)
+    return bool(_MOBILE_INSIDE.search(value)) or any(s.type in _IDENTIFIER_PII for s in find_pii(value, _PLAIN))
+
+
+def normalize_digits(text: str) -> str:
+    """Full-width digits as ASCII (identifiers are not normalised like texts)."""
+    return text.translate(_FULLWIDTH_DIGITS)
+
+
+_FULLWIDTH_DIGITS = {0xFF10 + d: ord(str(d)) for d in range(10)}
+_PLAIN = TextSettings(redact_names=False, redact_addresses=False)
 
 
 def redact_lines(lines: Iterable[str], settings: TextSettings | None = None, normalize_text: bool = True) -> Iterator[str]:
