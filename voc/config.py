@@ -6,6 +6,7 @@ and pass it down; library code never reads ``os.environ``.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,7 @@ class AsrSettings(_Section):
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+    temperature_fallback: bool = Field(True, description="re-decode a failing window by sampling at rising temperatures (Whisper's default). CTranslate2 seeds its sampler once per process, so with this on a call's text can differ between an uninterrupted run and one resumed after a kill; off = greedy/beam only, reproducible call by call")
     phantom_phrases: list[str] = Field(
         default_factory=lambda: [
             "字幕由Amara.org社群提供", "请不吝点赞订阅", "点赞订阅转发打赏", "明镜与点点栏目",
@@ -147,6 +149,19 @@ class CustomerSettings(_Section):
     outreach_limit: int = Field(500, ge=1, description="most customers per outreach list")
 
 
+class LimitSettings(_Section):
+    """Per-item limits: one oversized or malformed input is cut, refused or stopped with a reason, never the night."""
+
+    max_text_chars: int = Field(20_000, ge=100, description="a chat/ticket/review body (or one transcript utterance) longer than this is analysed by its first max_text_chars characters; the item records 'truncated' with the original length, and the original stays untouched in the inbox")
+    max_field_chars: int = Field(2_000, ge=64, description="any other CSV/JSONL field longer than this quarantines its row (with the line number); the file's other rows go in")
+    max_audio_mb: float = Field(1024.0, gt=0, description="recordings bigger than this are quarantined at ingest (see also asr.max_duration_s)")
+    item_timeout_s: float = Field(300.0, ge=0, description="wall-clock budget of one item in the text, sentiment and qa stages; an item over it is recorded as failed and the stage goes on (0 = off; works in the main thread on POSIX)")
+    earliest_date: dt.date = Field(dt.date(2000, 1, 1), description="start times/created_at before this are implausible: the row is quarantined")
+    future_days: int = Field(1, ge=0, description="... and so are those more than this many days after the run's today")
+    run_lock_wait_s: float = Field(3600.0, ge=0, description="a second `voc run` of a date that is running waits this long for the first to finish, then reports its result instead of redoing it (0 = exit at once with a message)")
+    embed_max_chars: int = Field(512, ge=16, description="topics: a complaint is embedded by its first this-many characters (e5's window is 512 tokens; past that it costs seconds and adds nothing)")
+
+
 class Webhook(_Section):
     name: str
     kind: Literal["wecom", "dingtalk", "feishu", "generic"]
@@ -174,6 +189,10 @@ class WebSettings(_Section):
     page_size: int = Field(200, ge=1, le=5000, description="rows per queue page")
     show_attributes: list[str] = Field(default_factory=lambda: ["product", "region"],
                                        description="interaction attributes shown to reviewers (others may hold raw PII)")
+    login_max_failures: int = Field(5, ge=1, description="failed logins of one user name within login_window_s before it is locked")
+    login_max_failures_per_address: int = Field(50, ge=1, description="failed logins from one client address within login_window_s before it is locked (many users may share an office address)")
+    login_window_s: float = Field(300.0, gt=0, description="counting window; a lock lasts this long, doubling with each repeated lock")
+    login_max_lock_s: float = Field(3600.0, gt=0, description="longest lock after repeated lockouts")
 
 
 class Settings(BaseSettings):
@@ -189,6 +208,8 @@ class Settings(BaseSettings):
     models_dir: Path = Field(Path("voc-data/models"), description="where assembled models live")
     timezone: str = "Asia/Shanghai"
     seed: int = 42
+    id_secret: SecretStr | None = Field(None, description="key of the HMAC that replaces identifiers which look like a phone, ID-card or bank-card number (customer_id, call_id, record id, agent_id) at ingest; set VOC_ID_SECRET in production. Unset: a random key kept in the database (joins still work; anyone with the database can recompute it)")
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     asr: AsrSettings = Field(default_factory=AsrSettings)
     text: TextSettings = Field(default_factory=TextSettings)
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)

@@ -8,7 +8,9 @@ Layout::
       transcripts/*.json   calls transcribed elsewhere (calls.csv 'file' points at them)
       text/*.jsonl|*.csv   chats, tickets, reviews (required: id, text, created_at)
 
-Nothing in the inbox is modified. Ids come from content hashes, so a rescan yields the same ids.
+Nothing in the inbox is modified, and nothing outside it is read (see :mod:`voc.ingest.guard`). Ids come from
+content hashes, so a rescan yields the same ids. A bad row is quarantined with its line number; the file's other
+rows go in.
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ import io
 import json
 import logging
 import re
-import struct
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from voc.config import LimitSettings
+from voc.ingest.guard import InboxRules, inside, outside_reason, oversized_field, truncate_text
+from voc.ingest.media import check_audio
 from voc.records import PII_PLACEHOLDER_RE, Channel, Interaction
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = {".wav", ".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".opus", ".flac", ".amr", ".wma", ".webm"}
 CALL_REQUIRED = ("call_id", "file", "start_time")
 TEXT_REQUIRED = ("id", "text", "created_at")
 CALL_KNOWN = {
@@ -145,18 +149,34 @@ def decode_table_bytes(data: bytes, name: str) -> tuple[str, str]:
     raise ValueError(f"{name}: not UTF-8 or GBK text, byte {utf8_error.start} is invalid{hint}")
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
+CSV_FIELD_CEILING = 64 * 2**20  # the csv module's own cap (128 KiB by default) would refuse the whole file
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str, list[tuple[int, str]]]:
+    """(header, [(line, row)], encoding, [(line, error)]): a row the csv module cannot read is reported by its
+    line number and skipped, the rows around it are kept. Oversized fields are the caller's to refuse."""
     text, encoding = decode_table_bytes(path.read_bytes(), path.name)
+    if csv.field_size_limit() < CSV_FIELD_CEILING:
+        csv.field_size_limit(min(CSV_FIELD_CEILING, sys.maxsize))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
-    rows = []
-    for row in reader:
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[tuple[int, str]] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append((line, f"line {line}: unreadable CSV row ({exc})"))
+            continue
         clean = {k: (v.strip() if isinstance(v, str) else "") for k, v in row.items() if k is not None}
         if not any(clean.values()):
             continue
         rows.append((reader.line_num, clean))
-    return header, rows, encoding
+    return header, rows, encoding, errors
 
 
 # ---- values ----------------------------------------------------------------------------------
@@ -204,96 +224,77 @@ def parse_agent_channel(value: str | None) -> int | None:
     raise ValueError(f"agent_channel '{value}' must be 0/left, 1/right, or empty for mono")
 
 
-# ---- audio checks ----------------------------------------------------------------------------
-def check_audio(path: Path) -> str | None:
-    """A reason the file cannot be used as audio, or None when it looks fine."""
-    size = path.stat().st_size
-    if size == 0:
-        return "empty file (0 bytes)"
-    if path.suffix.lower() not in AUDIO_EXTENSIONS:
-        return f"unsupported format '{path.suffix or '(no extension)'}' (expected one of {', '.join(sorted(AUDIO_EXTENSIONS))})"
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    if path.suffix.lower() == ".wav":
-        reason = _check_wav(path, head, size)
-        if reason:
-            return reason
-    try:
-        import av
-
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                return "no audio stream in the file"
-            stream = container.streams.audio[0]
-            frames = 0
-            for frame in container.decode(stream):
-                frames += frame.samples
-                if frames > 0:
-                    break
-            if frames == 0:
-                return "no decodable audio frames (truncated or empty stream)"
-    except Exception as exc:  # PyAV raises many error types for bad media
-        return f"not a decodable audio file ({type(exc).__name__}: {str(exc)[:120]})"
-    return None
-
-
-def _check_wav(path: Path, head: bytes, size: int) -> str | None:
-    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
-        return "not a WAV file (no RIFF/WAVE header) although it is named .wav"
-    # Walk the chunks to find 'data' and compare its declared size with what the file holds.
-    with path.open("rb") as fh:
-        fh.seek(12)
-        while True:
-            hdr = fh.read(8)
-            if len(hdr) < 8:
-                return "truncated WAV: no 'data' chunk"
-            cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-            if cid == b"data":
-                available = size - fh.tell()
-                if available == 0:
-                    return "truncated WAV: header only, no audio data"
-                if clen not in (0, 0xFFFFFFFF) and available < clen * 0.98:
-                    return f"truncated WAV: header declares {clen} bytes of audio, file holds {available}"
-                return None
-            fh.seek(clen + (clen & 1), 1)
-
-
 # ---- the scan ----------------------------------------------------------------------------------
-def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[str], str] | None = None) -> InboxScan:
+@dataclass(slots=True)
+class _Ctx:
+    """What every part of one scan shares."""
+
+    inbox: Path  # as given
+    root: Path  # resolved: nothing outside it is read
+    tz: ZoneInfo
+    scan: InboxScan
+    rules: InboxRules
+    redact: Callable[[str], str] | None
+
+    def reject(self, path: str, reason: str, content_hash: str = "") -> None:
+        self.scan.rejected.append(Rejected(self.rules.file_label(path), reason, content_hash))
+
+
+def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[str], str] | None = None, *,
+               limits: LimitSettings | None = None, today: dt.date | None = None,
+               identify: Callable[[str], str] | None = None, max_audio_s: float | None = None) -> InboxScan:
     """Scan ``inbox``. ``redact`` is applied to text-channel bodies, to extra columns of calls and texts
     (see :func:`clean_attributes`) and to rejection reasons (which may quote a cell) before they leave
-    this function."""
+    this function. ``limits`` bound texts, fields, recordings and dates (the window ends ``limits.future_days``
+    after ``today``; no upper bound without it); ``identify`` maps an identifier to what may be stored;
+    ``max_audio_s`` refuses longer recordings."""
     inbox = Path(inbox)
     scan = InboxScan()
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} does not exist or is not a folder")
-    tz = ZoneInfo(timezone)
+    ctx = _Ctx(inbox, inbox.resolve(), ZoneInfo(timezone), scan,
+               InboxRules(limits or LimitSettings(), today, identify, max_audio_s), redact)
     referenced: set[Path] = set()
     for meta in sorted(inbox.glob("calls*.csv")):
-        _scan_calls(inbox, meta, tz, scan, referenced, redact)
-    rec_dir = inbox / "recordings"
-    if rec_dir.is_dir():
-        for path in sorted(p for p in rec_dir.rglob("*") if p.is_file()):
-            if path.resolve() in referenced or path.name.startswith("."):
-                continue
-            rel = str(path.relative_to(inbox))
-            reason = check_audio(path)
-            if reason is None:
-                reason = "recording has no row in calls*.csv (add one with call_id, file, start_time)"
-            scan.rejected.append(Rejected(rel, reason, sha256_file(path)))
-    text_dir = inbox / "text"
-    if text_dir.is_dir():
-        for path in sorted(p for p in text_dir.rglob("*") if p.is_file()):
-            rel = str(path.relative_to(inbox))
-            if path.suffix.lower() == ".jsonl":
-                _scan_text_jsonl(path, rel, tz, scan, redact)
-            elif path.suffix.lower() == ".csv":
-                _scan_text_csv(path, rel, tz, scan, redact)
-            elif not path.name.startswith(".") and path.suffix.lower() not in (".md", ".txt"):
-                scan.rejected.append(Rejected(rel, f"unsupported text file type '{path.suffix}' (expected .jsonl or .csv)", sha256_file(path)))
+        if inside(ctx.root, meta) is None:
+            ctx.reject(meta.name, outside_reason(meta.name, "metadata file"))
+            continue
+        _scan_calls(ctx, meta, referenced)
+    for real, _link, rel in _files(ctx, "recordings"):
+        if real in referenced or real.name.startswith("."):
+            continue
+        reason = _check_recording(ctx, real) or "recording has no row in calls*.csv (add one with call_id, file, start_time)"
+        ctx.reject(rel, reason, sha256_file(real))
+    for real, link, rel in _files(ctx, "text"):
+        if link.suffix.lower() == ".jsonl":
+            _scan_text_jsonl(ctx, real, link, rel)
+        elif link.suffix.lower() == ".csv":
+            _scan_text_csv(ctx, real, link, rel)
+        elif not link.name.startswith(".") and link.suffix.lower() not in (".md", ".txt"):
+            ctx.reject(rel, f"unsupported text file type '{link.suffix}' (expected .jsonl or .csv)", sha256_file(real))
     if redact is not None:  # a reason may quote a cell (a phone number in a date or value column)
         scan.rejected = [_scrub_reason(r, redact) for r in scan.rejected]
     return scan
+
+
+def _files(ctx: _Ctx, folder: str) -> Iterator[tuple[Path, Path, str]]:
+    """(resolved path, path as found, path relative to the inbox) of the files under ``folder``; a file that resolves
+    outside the inbox (a symbolic link out) is quarantined unread."""
+    top = ctx.inbox / folder
+    if not top.is_dir():
+        return
+    for path in sorted(p for p in top.rglob("*") if p.is_file()):
+        rel = str(path.relative_to(ctx.inbox))
+        real = inside(ctx.root, path)
+        if real is None:
+            ctx.reject(rel, outside_reason(rel, "symbolic link"))
+            continue
+        yield real, path, rel
+
+
+def _check_recording(ctx: _Ctx, path: Path) -> str | None:
+    limits = ctx.rules.limits
+    return check_audio(path, max_bytes=limits.max_audio_mb * 2**20, max_seconds=ctx.rules.max_audio_s)
 
 
 def _scrub_reason(rej: Rejected, redact: Callable[[str], str]) -> Rejected:
@@ -303,74 +304,93 @@ def _scrub_reason(rej: Rejected, redact: Callable[[str], str]) -> Rejected:
     return rej
 
 
-def _scan_calls(inbox: Path, meta: Path, tz: ZoneInfo, scan: InboxScan, referenced: set[Path],
-                redact: Callable[[str], str] | None = None) -> None:
-    name = meta.name
+def _table(ctx: _Ctx, real: Path, rel: str, required: tuple[str, ...]) -> tuple[list[str], list[tuple[int, dict[str, str]]], str] | None:
+    """A CSV's (header, rows, encoding); the whole file is refused only when it cannot be read or lacks columns."""
     try:
-        header, rows, encoding = read_csv_rows(meta)
+        header, rows, encoding, errors = read_csv_rows(real)
     except (ValueError, csv.Error) as exc:
-        scan.rejected.append(Rejected(name, str(exc), sha256_file(meta)))
-        return
-    if encoding not in ("utf-8",):
-        scan.notes.append(f"{name}: read as {encoding}")
-    missing = [c for c in CALL_REQUIRED if c not in header]
+        ctx.reject(rel, str(exc), sha256_file(real))
+        return None
+    missing = [c for c in required if c not in header]
     if missing:
-        scan.rejected.append(
-            Rejected(name, f"missing required column(s) {', '.join(missing)}; found: {', '.join(header) or 'none'}", sha256_file(meta))
-        )
+        ctx.reject(rel, f"missing required column(s) {', '.join(missing)}; found: {', '.join(header) or 'none'}",
+                   sha256_file(real))
+        return None
+    for line, reason in errors:
+        ctx.reject(f"{rel}:{line}", reason)
+    return header, rows, encoding
+
+
+def _scan_calls(ctx: _Ctx, meta: Path, referenced: set[Path]) -> None:
+    name = meta.name
+    table = _table(ctx, meta, name, CALL_REQUIRED)
+    if table is None:
         return
+    header, rows, encoding = table
+    if encoding not in ("utf-8",):
+        ctx.scan.notes.append(f"{name}: read as {encoding}")
     seen: dict[str, str] = {}
     for line, row in rows:
         origin = f"{name}:{line}"
-        call_id = row.get("call_id", "")
+        too_big = oversized_field(row, ctx.rules.limits.max_field_chars)
+        if too_big:
+            ctx.reject(origin, f"line {line}: {too_big}")
+            continue
+        call_id = ctx.rules.ident(row.get("call_id", "")) or ""
         file_ref = row.get("file", "")
         if not call_id:
-            scan.rejected.append(Rejected(origin, "empty call_id"))
+            ctx.reject(origin, "empty call_id")
             continue
-        path = (inbox / file_ref).resolve() if file_ref else None
+        path = inside(ctx.root, ctx.inbox / file_ref) if file_ref else None
+        if file_ref and (path is None or Path(file_ref).is_absolute()):
+            ctx.reject(origin, f"call {call_id}: {outside_reason(file_ref)}")
+            continue
         if path is None or not path.is_file():
-            scan.rejected.append(Rejected(origin, f"call {call_id}: file '{file_ref}' not found in the inbox"))
+            ctx.reject(origin, f"call {call_id}: file '{ctx.rules.file_label(file_ref)}' not found in the inbox")
             continue
         referenced.add(path)
-        rel = str(path.relative_to(inbox.resolve())) if path.is_relative_to(inbox.resolve()) else str(path)
+        rel = str(path.relative_to(ctx.root))
         file_hash = sha256_file(path)
         try:
-            started = parse_datetime(row["start_time"], tz)
+            started = parse_datetime(row["start_time"], ctx.tz)
             value = parse_float(row.get("customer_value"), "customer_value")
             agent_channel = parse_agent_channel(row.get("agent_channel"))
+            implausible = ctx.rules.date_problem(started, ctx.tz, "start_time")
+            if implausible:
+                raise ValueError(implausible)
         except ValueError as exc:
-            scan.rejected.append(Rejected(origin, f"call {call_id}: {exc}", file_hash))
+            ctx.reject(origin, f"call {call_id}: {exc}", file_hash)
             continue
         if path.suffix.lower() == ".json":
             reason = _check_transcript(path)
             kind = "transcript"
         else:
-            reason = check_audio(path)
+            reason = _check_recording(ctx, path)
             kind = "audio"
         if reason:
-            scan.rejected.append(Rejected(rel, f"call {call_id}: {reason}", file_hash))
+            ctx.reject(rel, f"call {call_id}: {reason}", file_hash)
             continue
         meta_part = json.dumps({k: row.get(k, "") for k in sorted(header) if k != "file"}, ensure_ascii=False)
         content_hash = _sha(file_hash, meta_part)
         if call_id in seen:
             if seen[call_id] != content_hash:
-                scan.rejected.append(Rejected(origin, f"duplicate call_id {call_id} with different content in {name}", content_hash))
+                ctx.reject(origin, f"duplicate call_id {call_id} with different content in {name}", content_hash)
             continue
         seen[call_id] = content_hash
-        attributes = clean_attributes({k: v for k, v in row.items() if k not in CALL_KNOWN and v}, redact)
-        scan.candidates.append(
+        attributes = clean_attributes({k: v for k, v in row.items() if k not in CALL_KNOWN and v}, ctx.redact)
+        ctx.scan.candidates.append(
             Candidate(
                 Interaction(
                     id=make_id("call", call_id, content_hash),
                     channel=Channel.CALL,
-                    business_date=started.astimezone(tz).date(),
+                    business_date=started.astimezone(ctx.tz).date(),
                     content_hash=content_hash,
                     external_id=call_id,
                     source_path=str(path),
                     started_at=started,
                     queue=row.get("queue") or None,
-                    agent_id=row.get("agent_id") or None,
-                    customer_id=row.get("customer_id") or None,
+                    agent_id=ctx.rules.ident(row.get("agent_id")) or None,
+                    customer_id=ctx.rules.ident(row.get("customer_id")) or None,
                     customer_tier=(row.get("customer_tier") or "").lower() or None,
                     customer_value=value,
                     agent_channel=agent_channel,
@@ -398,38 +418,47 @@ def _check_transcript(path: Path) -> str | None:
     return None
 
 
-def _text_candidate(rec: dict[str, Any], origin: str, default_channel: str, tz: ZoneInfo,
-                    redact: Callable[[str], str] | None) -> Candidate:
+def _text_candidate(ctx: _Ctx, rec: dict[str, Any], origin: str, default_channel: str) -> Candidate:
     for col in TEXT_REQUIRED:
         if col not in rec or rec[col] in (None, ""):
             raise ValueError(f"missing '{col}'")
-    created = parse_datetime(str(rec["created_at"]), tz)
+    too_big = oversized_field(rec, ctx.rules.limits.max_field_chars, exempt=("text",))
+    if too_big:
+        raise ValueError(too_big)
+    created = parse_datetime(str(rec["created_at"]), ctx.tz)
+    implausible = ctx.rules.date_problem(created, ctx.tz, "created_at")
+    if implausible:
+        raise ValueError(implausible)
     channel = str(rec.get("channel") or default_channel).lower()
     if channel not in TEXT_CHANNELS:
         raise ValueError(f"channel '{channel}' is not one of {', '.join(sorted(TEXT_CHANNELS))}")
-    raw_text = str(rec["text"])
-    ext_id = str(rec["id"])
+    # Only the first max_text_chars characters are analysed (and so redacted and stored); the original stays in
+    # the inbox at ``origin`` and the interaction records its length.
+    raw_text, original_chars = truncate_text(str(rec["text"]), ctx.rules.limits.max_text_chars)
+    ext_id = ctx.rules.ident(str(rec["id"])) or ""
     value = parse_float(None if rec.get("customer_value") is None else str(rec.get("customer_value")), "customer_value")
     # Hash the raw content so a changed text is detected, but store only the redacted body.
     content_hash = _sha(json.dumps({k: rec.get(k) for k in sorted(rec)}, ensure_ascii=False, default=str))
-    text = redact(raw_text) if redact else raw_text
+    text = ctx.redact(raw_text) if ctx.redact else raw_text
     attributes = clean_attributes({k: str(v) for k, v in rec.items() if k not in TEXT_KNOWN and v not in (None, "")},
-                                  redact)
+                                  ctx.redact)
+    customer = str(rec["customer_id"]) if rec.get("customer_id") not in (None, "") else None
     return Candidate(
         Interaction(
             id=make_id(channel, ext_id, content_hash),
             channel=Channel(channel),
-            business_date=created.astimezone(tz).date(),
+            business_date=created.astimezone(ctx.tz).date(),
             content_hash=content_hash,
             external_id=ext_id,
             source_path=origin.rsplit(":", 1)[0],
             started_at=created,
             queue=rec.get("queue") or None,
-            agent_id=rec.get("agent_id") or None,
-            customer_id=str(rec["customer_id"]) if rec.get("customer_id") not in (None, "") else None,
+            agent_id=ctx.rules.ident(str(rec["agent_id"])) if rec.get("agent_id") else None,
+            customer_id=ctx.rules.ident(customer),
             customer_tier=str(rec.get("customer_tier") or "").lower() or None,
             customer_value=value,
             text=text,
+            text_truncated_from=original_chars,
             attributes=attributes,
         ),
         "text",
@@ -445,11 +474,11 @@ def _default_channel(path: Path) -> str:
     return Channel.CHAT.value
 
 
-def _scan_text_jsonl(path: Path, rel: str, tz: ZoneInfo, scan: InboxScan, redact) -> None:
+def _scan_text_jsonl(ctx: _Ctx, real: Path, link: Path, rel: str) -> None:
     try:
-        text, _enc = decode_table_bytes(path.read_bytes(), rel)
+        text, _enc = decode_table_bytes(real.read_bytes(), rel)
     except ValueError as exc:
-        scan.rejected.append(Rejected(rel, str(exc), sha256_file(path)))
+        ctx.reject(rel, str(exc), sha256_file(real))
         return
     seen: dict[str, str] = {}
     for line_no, line in enumerate(text.splitlines(), 1):
@@ -460,39 +489,34 @@ def _scan_text_jsonl(path: Path, rel: str, tz: ZoneInfo, scan: InboxScan, redact
             rec = json.loads(line)
             if not isinstance(rec, dict):
                 raise ValueError("expected a JSON object")
-            cand = _text_candidate(rec, origin, _default_channel(path), tz, redact)
-        except (ValueError, json.JSONDecodeError) as exc:
-            scan.rejected.append(Rejected(origin, str(exc)))
+            cand = _text_candidate(ctx, rec, origin, _default_channel(link))
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; deep nesting a RecursionError
+            ctx.reject(origin, f"line {line_no}: {str(exc)[:300]}")
             continue
-        _add_text(scan, cand, seen, origin, rel)
+        _add_text(ctx, cand, seen, origin, rel)
 
 
-def _scan_text_csv(path: Path, rel: str, tz: ZoneInfo, scan: InboxScan, redact) -> None:
-    try:
-        header, rows, _enc = read_csv_rows(path)
-    except (ValueError, csv.Error) as exc:
-        scan.rejected.append(Rejected(rel, str(exc), sha256_file(path)))
+def _scan_text_csv(ctx: _Ctx, real: Path, link: Path, rel: str) -> None:
+    table = _table(ctx, real, rel, TEXT_REQUIRED)
+    if table is None:
         return
-    missing = [c for c in TEXT_REQUIRED if c not in header]
-    if missing:
-        scan.rejected.append(Rejected(rel, f"missing required column(s) {', '.join(missing)}; found: {', '.join(header) or 'none'}", sha256_file(path)))
-        return
+    _header, rows, _enc = table
     seen: dict[str, str] = {}
     for line, row in rows:
         origin = f"{rel}:{line}"
         try:
-            cand = _text_candidate(row, origin, _default_channel(path), tz, redact)
+            cand = _text_candidate(ctx, row, origin, _default_channel(link))
         except ValueError as exc:
-            scan.rejected.append(Rejected(origin, str(exc)))
+            ctx.reject(origin, f"line {line}: {exc}")
             continue
-        _add_text(scan, cand, seen, origin, rel)
+        _add_text(ctx, cand, seen, origin, rel)
 
 
-def _add_text(scan: InboxScan, cand: Candidate, seen: dict[str, str], origin: str, rel: str) -> None:
+def _add_text(ctx: _Ctx, cand: Candidate, seen: dict[str, str], origin: str, rel: str) -> None:
     ext = cand.interaction.external_id or ""
     if ext in seen:
         if seen[ext] != cand.interaction.content_hash:
-            scan.rejected.append(Rejected(origin, f"duplicate id {ext} with different content in {rel}", cand.interaction.content_hash))
+            ctx.reject(origin, f"duplicate id {ext} with different content in {rel}", cand.interaction.content_hash)
         return
     seen[ext] = cand.interaction.content_hash
-    scan.candidates.append(cand)
+    ctx.scan.candidates.append(cand)

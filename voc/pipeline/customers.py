@@ -117,10 +117,12 @@ def customer_timeline(store: Store, settings: Settings, customer_id: str, until:
     """One customer's contacts across channels with repeat links, chains and risk (``voc customers show``)."""
     from voc.customers import customer_risk, timelines
     from voc.customers.report import customer_json
+    from voc.pipeline.ingest import make_identify
 
     cid = (customer_id or "").strip()
     if not cid:
         return None
+    cid = make_identify(store, settings)(cid)  # a phone number given here finds the customer stored under its hash
     view = CustomerView(store, settings, _until(store, until, today))
     contacts = sorted(view.contacts(customer_id=cid), key=lambda c: (c.business_date, c.interaction_id))
     if not contacts:

@@ -43,8 +43,14 @@ def complaint_docs(store: Store, settings: Settings, since: dt.date, until: dt.d
     return out
 
 
-def embed_texts(store: Store, embedder: Embedder, texts: Sequence[str]) -> tuple[np.ndarray, int]:
-    """``(len(texts), dim)`` float32 vectors through the store's embeddings cache, and how many were new."""
+def embed_texts(store: Store, embedder: Embedder, texts: Sequence[str],
+                max_chars: int | None = None) -> tuple[np.ndarray, int]:
+    """``(len(texts), dim)`` float32 vectors through the store's embeddings cache, and how many were new.
+
+    ``max_chars`` (``limits.embed_max_chars``): each text is embedded by its first max_chars characters; e5 costs
+    seconds per thousand characters and looks at 512 tokens, so a long chat adds time and nothing else."""
+    if max_chars is not None:
+        texts = [t[:max_chars] for t in texts]
     cached = store.cached_embeddings(embedder.name, texts)
     missing = sorted({t for t in texts if t not in cached})
     if missing:
@@ -144,7 +150,7 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     if docs:
         texts = [t for _i, t in docs]
         embedder = topic_embedder(settings, texts)
-        matrix, new_vectors = embed_texts(store, embedder, texts)
+        matrix, new_vectors = embed_texts(store, embedder, texts, settings.limits.embed_max_chars)
         vectors = list(matrix)
     topic_docs = [TopicDoc(i.id, text, i.business_date, vec) for (i, text), vec in zip(docs, vectors, strict=True)]
     dates = {i.id: i.business_date for i, _t in docs}

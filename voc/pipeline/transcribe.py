@@ -38,9 +38,14 @@ def redacted(transcript: Transcript, settings: Settings) -> tuple[Transcript, di
     """The transcript as it may be stored or shown: utterances and rejected segments normalised and redacted."""
     from dataclasses import replace
 
+    from voc.ingest.guard import truncate_text
     from voc.text import make_cleaner, redact_utterances
 
-    utterances, pii = redact_utterances(transcript.utterances, settings.text)
+    # An external transcript may hold an utterance of any length: analyse (and so redact and store) its start only.
+    limit = settings.limits.max_text_chars
+    capped = [u if len(u.text) <= limit else replace(u, text=truncate_text(u.text, limit)[0], words=())
+              for u in transcript.utterances]
+    utterances, pii = redact_utterances(capped, settings.text)
     clean = make_cleaner(settings.text)  # rejected segments are kept (as evidence) redacted too
     dropped = tuple({**d, "text": clean(str(d.get("text", "")))} for d in transcript.dropped)
     return replace(transcript, utterances=tuple(utterances), dropped=dropped), pii

@@ -142,7 +142,7 @@ def _embed(store: Store, settings: Settings, registry: Any, texts: Sequence[str]
         _warn(state, "embedder", f"the topic registry was built with {registry.embedder}, not {embedder.name}: "
               "arriving texts are not assigned (set topics.embedder back)")
         return None
-    return embed_texts(store, embedder, texts)[0]
+    return embed_texts(store, embedder, texts, settings.limits.embed_max_chars)[0]
 
 
 def _day_tokens(store: Store, settings: Settings, day: dt.date, state: WatchState) -> None:

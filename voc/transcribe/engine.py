@@ -117,6 +117,7 @@ class AsrEngine:
             "no_speech_threshold": s.no_speech_threshold,
             "log_prob_threshold": s.log_prob_threshold,
             "compression_ratio_threshold": s.compression_ratio_threshold,
+            "temperature_fallback": s.temperature_fallback,
             "faster_whisper": faster_whisper.__version__,
             "ctranslate2": ctranslate2.__version__,
         }
@@ -140,7 +141,13 @@ class AsrEngine:
             "vad_filter": s.vad,
             "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if s.vad else None,
         }
-        # Whisper's temperature fallback samples; a fixed seed per channel makes a rerun give the same text.
+        if not s.temperature_fallback:
+            common["temperature"] = 0.0
+        # Whisper's temperature fallback samples. CTranslate2 seeds its generator (thread-local, in the model's worker
+        # thread) once, at the first sampled decode of the process; this call changes nothing after that. So a call's
+        # text depends on which calls were sampled before it in the same process: a run resumed after a kill can give
+        # another transcript than an uninterrupted one (demo C006: 10 utterances vs 7). Only asr settings that never
+        # sample (asr.temperature_fallback: false) are reproducible call by call.
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
@@ -221,7 +228,7 @@ class AsrEngine:
         return results
 
 
-SAMPLING_SEED = 42  # seed of the temperature-fallback sampling (reproducible reruns)
+SAMPLING_SEED = 42  # seeds the sampler of the first sampled decode in a process only (see transcribe_samples)
 
 
 def default_prompt(hotwords: Sequence[str]) -> str | None:
