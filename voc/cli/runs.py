@@ -90,8 +90,11 @@ def run(
     log_lines = not json_out and not sys.stderr.isatty()  # logs and `make demo`: a line per stage as it ends
     with Bars(not json_out and sys.stderr.isatty()) as bars:
         while day <= end:
-            summary = pipeline.run(store, s, day, names, resume=not no_resume, progress=bars,
-                                   on_stage=_stage_line(day) if log_lines else None)
+            try:
+                summary = pipeline.run(store, s, day, names, resume=not no_resume, progress=bars,
+                                       on_stage=_stage_line(day) if log_lines else None)
+            except pipeline.RunLocked as exc:  # another process runs this date and did not finish in the wait
+                raise fail(str(exc), code=5) from None
             runs.append(summary.to_dict())
             if summary.status != "done":
                 break

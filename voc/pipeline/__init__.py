@@ -20,6 +20,7 @@ from voc.pipeline.report import digest_data
 from voc.pipeline.runner import (
     DEFAULT_ORDER,
     STAGES,
+    ItemTimeout,
     ProgressFn,
     RunSummary,
     Stage,
@@ -39,11 +40,14 @@ from voc.pipeline.runner import (
 from voc.pipeline.sentiment import overview as sentiment_overview
 from voc.pipeline.topics import complaint_docs, embed_texts
 from voc.pipeline.transcribe import batches_for, plan_batches, transcribe_file
+from voc.store.locks import RunLocked
 
 __all__ = [
     "DEFAULT_ORDER",
     "STAGES",
+    "ItemTimeout",
     "ProgressFn",
+    "RunLocked",
     "RunSummary",
     "Stage",
     "StageError",

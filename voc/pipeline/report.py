@@ -65,28 +65,34 @@ def digest_data(store: Store, settings: Settings, run_date: dt.date) -> Any:
                       top_n=settings.report.top_n)
 
 
-def _send(store: Store, settings: Settings, run_date: dt.date, data: Any) -> tuple[int, int, tuple[str, ...]]:
-    """Digests to the configured webhooks; (sent, failed, errors)."""
+def _send(store: Store, settings: Settings, run_date: dt.date,
+          data: Any) -> tuple[int, int, int, tuple[dict[str, str], ...]]:
+    """Digests to the configured webhooks, each at most once per content; (sent, failed, unchanged, errors)."""
     from voc.report import build_notifiers, deliver_digests
     from voc.routing import load_departments
 
     notifiers = build_notifiers(settings.report)
     if not notifiers:
-        return 0, 0, ()
+        return 0, 0, 0, ()
     dept_hooks = {d.id: d.webhooks for d in load_departments(settings.routing.departments_file)}
     try:
-        deliveries = deliver_digests(data, notifiers, dept_hooks)
+        deliveries = deliver_digests(data, notifiers, dept_hooks, delivered=store.delivered_digests(run_date))
     finally:
         for n in notifiers:
             n.close()
+    # A digest counts as delivered (and is not sent again) only when every part of it arrived.
+    incomplete = {(d.department, d.webhook, d.content_hash) for d in deliveries if d.status == "failed"}
     store.add_deliveries(run_date, [
         {"department": d.department, "target": d.webhook, "kind": d.kind, "status": d.status,
-         "attempts": d.attempts, "error": d.error or None, "location": f"part {d.part}/{d.parts}, HTTP {d.http_status}"}
+         "attempts": d.attempts, "error": d.error or None, "is_update": d.update,
+         "content_hash": None if (d.department, d.webhook, d.content_hash) in incomplete else d.content_hash or None,
+         "location": f"part {d.part}/{d.parts}, HTTP {d.http_status}" if d.status != "unchanged" else "not sent again"}
         for d in deliveries])
     sent = sum(d.status == "delivered" for d in deliveries)
-    errors = tuple(f"webhook {d.webhook} ({d.department}): {d.error}" for d in deliveries
-                   if d.status != "delivered" and d.error)
-    return sent, len(deliveries) - sent, errors
+    failed = sum(d.status == "failed" for d in deliveries)
+    errors = tuple({"id": f"webhook:{d.webhook}:{d.department}", "reason": f"webhook {d.webhook} ({d.department}): {d.error}"}
+                   for d in deliveries if d.status == "failed" and d.error)
+    return sent, failed, len(deliveries) - sent - failed, errors
 
 
 @stage("report", per_item=False)
@@ -101,21 +107,28 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     out_dir = Path(settings.exports_dir) / run_date.isoformat()
     if out_dir.is_dir():  # the date's digests are regenerated whole: no stale department files from a rerun
         shutil.rmtree(out_dir)
-    customers = build_customer_report(store, settings, run_date)
-    extra = list(write_customer_exports(customers, out_dir))
-    data = replace(digest_data(store, settings, run_date), customers=customers.to_digest())
+    errors: tuple[dict[str, str], ...] = ()
+    extra: list[Path] = []
+    data = digest_data(store, settings, run_date)
+    try:  # the customer view is one section: when it cannot be built, the digests go out without it
+        customers = build_customer_report(store, settings, run_date)
+        extra = list(write_customer_exports(customers, out_dir))
+        data = replace(data, customers=customers.to_digest())
+    except Exception as exc:  # noqa: BLE001 - reported in the stage result, the rest of the report goes on
+        log.exception("report %s: customer view failed", run_date)
+        errors += ({"id": "customers", "reason": f"customer view not built: {type(exc).__name__}: {exc}"},)
     paths = write_digests(data, out_dir, settings.report.formats) + extra
     store.add_deliveries(run_date, [{"department": "", "target": "files", "kind": "files", "status": "written",
                                      "attempts": 1, "location": str(out_dir)}])
-    sent = failed = 0
-    errors: tuple[str, ...] = ()
+    sent = failed = unchanged = 0
     age = ((now or utcnow()).astimezone(ZoneInfo(settings.timezone)).date() - run_date).days
     too_old = age > settings.report.webhook_max_age_days
     if settings.report.webhooks and too_old:
         log.info("report %s: %d days old, digests written but not sent (report.webhook_max_age_days=%d)",
                  run_date, age, settings.report.webhook_max_age_days)
     elif settings.report.webhooks:
-        sent, failed, errors = _send(store, settings, run_date, data)
+        sent, failed, unchanged, webhook_errors = _send(store, settings, run_date, data)
+        errors += webhook_errors
     return timed("report", run_date, t0, processed=len(paths), failed=failed, errors=errors[:20],
                  details={"dir": str(out_dir), "files": len(paths), "findings": len(data.findings),
-                          "webhooks_sent": sent, "webhooks_failed": failed})
+                          "webhooks_sent": sent, "webhooks_failed": failed, "webhooks_unchanged": unchanged})

@@ -6,16 +6,21 @@ Each stage module of :mod:`voc.pipeline` registers one ``run(store, settings, ru
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from voc.config import Settings
 from voc.records import Interaction, StageResult, to_dict
 from voc.store import Store
+from voc.store.locks import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +82,58 @@ def select_items(store: Store, stage_name: str, run_date: dt.date, batch: Sequen
     return store.interactions(run_date=run_date, pending_stage=stage_name, **filters)
 
 
+class ItemTimeout(Exception):
+    """One item ran past its stage's time budget (``limits.item_timeout_s``)."""
+
+
+_ITEM_BUDGET: contextvars.ContextVar[float] = contextvars.ContextVar("voc_item_budget", default=0.0)
+
+
+@contextlib.contextmanager
+def item_budget(seconds: float) -> Iterator[None]:
+    """Within the block, :func:`per_item` gives each item at most ``seconds`` (0 = no budget)."""
+    token = _ITEM_BUDGET.set(max(0.0, seconds))
+    try:
+        yield
+    finally:
+        _ITEM_BUDGET.reset(token)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`ItemTimeout` in the block after ``seconds``: SIGALRM, so only in the main thread on POSIX and
+    only where no other timer runs (pytest-timeout, a caller's alarm); elsewhere the block runs unbounded."""
+    usable = (seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not usable:
+        yield
+        return
+
+    def expire(_signum: int, _frame: Any) -> None:
+        raise ItemTimeout(f"took longer than {seconds:g} s (limits.item_timeout_s); the stage went on without it")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def per_item(store: Store, stage_name: str, items: Sequence[Interaction], work: Callable[[Interaction], None],
              progress: ProgressFn | None) -> tuple[int, int, list[dict[str, str]]]:
-    """Run ``work`` on each item; a failure is recorded for that item and the rest go on."""
+    """Run ``work`` on each item, each within the current :func:`item_budget`; a failure (or an item over the
+    budget) is recorded for that item and the rest go on."""
     progress = progress or noop_progress
     done = failed = 0
     errors: list[dict[str, str]] = []
     total = len(items)
+    budget = _ITEM_BUDGET.get()
     for i, item in enumerate(items, 1):
         try:
-            work(item)
+            with _deadline(budget):
+                work(item)
         except Exception as exc:  # isolate per item; the reason is stored and reported
             failed += 1
             reason = f"{type(exc).__name__}: {exc}"
@@ -108,10 +155,12 @@ class RunSummary:
     status: str
     resumed: bool
     stages: list[dict[str, Any]] = field(default_factory=list)
+    waited_for: int | None = None  # another process's run of the date that finished while this one waited
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "run_date": self.run_date, "status": self.status, "resumed": self.resumed,
-                "stages": self.stages}
+        out = {"run_id": self.run_id, "run_date": self.run_date, "status": self.status, "resumed": self.resumed,
+               "stages": self.stages}
+        return out | ({"waited_for": self.waited_for} if self.waited_for is not None else {})
 
 
 def available_stages() -> list[str]:
@@ -144,8 +193,28 @@ def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[st
     """
     names = resolve_stages(stages)
     now = now or utcnow()
+    seen = store.latest_run(run_date)
+    # One run per date at a time (two would transcribe everything twice and collide on their rows); the second
+    # waits, and when the first finished the same stages meanwhile, reports that run instead of redoing it.
+    with run_lock(store.db, run_date, settings.limits.run_lock_wait_s) as waited:
+        latest = store.latest_run(run_date) if waited else None
+        if latest and latest["status"] == "done" and set(names) <= set(latest["stages"]) and latest != seen:
+            log.info("run for %s: run %d finished it while this one waited", run_date, latest["id"])
+            return RunSummary(latest["id"], run_date.isoformat(), "done", False, [
+                {"stage": n, "status": f"skipped (done by run {latest['id']} while this one waited)"} for n in names],
+                waited_for=latest["id"])
+        return _run_locked(store, settings, run_date, names, trigger=trigger, resume=resume, progress=progress,
+                           now=now, on_stage=on_stage)
+
+
+def _run_locked(store: Store, settings: Settings, run_date: dt.date, names: list[str], *, trigger: str,
+                resume: bool, progress: ProgressFn | None, now: dt.datetime,
+                on_stage: Callable[[dict[str, Any]], None] | None) -> RunSummary:
     run_id = store.resumable_run(run_date) if resume else None
     resumed = run_id is not None
+    closed = store.close_stale(run_date, keep_run=run_id)  # stage rows a killed process left 'running'
+    if closed:
+        log.info("run for %s: closed %d stage row(s) left running by an interrupted run", run_date, closed)
     if resumed:
         store.reopen_run(run_id)
         skip = store.done_stages(run_id)
@@ -159,7 +228,8 @@ def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[st
             continue
         stage_run = store.start_stage(run_id, name)
         try:
-            result = STAGES[name].fn(store, settings, run_date, None, progress, now=now)
+            with item_budget(settings.limits.item_timeout_s if name != "transcribe" else 0.0):
+                result = STAGES[name].fn(store, settings, run_date, None, progress, now=now)
         except Exception as exc:
             store.finish_stage(stage_run, None, f"{type(exc).__name__}: {exc}")
             store.finish_run(run_id, "failed")
@@ -203,7 +273,8 @@ def reprocess(store: Store, settings: Settings, stages: Sequence[str], *, call_i
             continue
         if STAGES[name].per_item:
             first = dates[0] if dates else now.date()
-            res = STAGES[name].fn(store, settings, first, [i.id for i in items], progress, now=now)
+            with item_budget(settings.limits.item_timeout_s if name != "transcribe" else 0.0):
+                res = STAGES[name].fn(store, settings, first, [i.id for i in items], progress, now=now)
             results.append(to_dict(res))
         else:  # date-level stages (topics, routing, report) rerun per affected date
             for d in dates:
@@ -243,7 +314,8 @@ def run_recorded_stage(settings: Settings, run_id: int | None, name: str, run_da
     try:
         stage_run = store.start_stage(run_id, name if batch is None else f"{name}[{len(batch)}]") if run_id else None
         try:
-            result = STAGES[name].fn(store, settings, run_date, batch, None, now=now or utcnow())
+            with item_budget(settings.limits.item_timeout_s if name != "transcribe" else 0.0):
+                result = STAGES[name].fn(store, settings, run_date, batch, None, now=now or utcnow())
         except Exception as exc:
             if stage_run:
                 store.finish_stage(stage_run, None, f"{type(exc).__name__}: {exc}")

@@ -29,11 +29,13 @@ class Delivery:
     department: str
     part: int  # 1-based
     parts: int
-    status: str  # delivered / failed
+    status: str  # delivered / failed / unchanged (the same digest was delivered before: not sent again)
     attempts: int
     http_status: int | None = None
     error: str = ""
     bytes: int = 0
+    content_hash: str = ""  # sha256 of the whole message (all parts): what was sent, for idempotent reruns
+    update: bool = False  # a changed digest sent again for a date already delivered
 
 
 class Notifier(Protocol):

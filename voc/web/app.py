@@ -26,7 +26,7 @@ from voc.store import Store
 from voc.store.review import ReviewError, ReviewQueue
 from voc.web.deps import AuthRequired, WebContext, page
 from voc.web.routes import ROUTERS
-from voc.web.users import Users
+from voc.web.users import LoginThrottle, Users
 from voc.web.views import NotVisible
 
 __all__ = ["PAGE_CSP", "SecurityHeaders", "create_app"]
@@ -91,7 +91,8 @@ def _context(settings: Settings, store: Store) -> WebContext:
                              undefined=jinja2.StrictUndefined)
     return WebContext(settings=settings, store=store, users=Users(store.db),
                       queue=ReviewQueue(store.db, settings.qa.claim_lease_minutes),
-                      templates=Jinja2Templates(env=env), exports_dir=Path(settings.exports_dir))
+                      templates=Jinja2Templates(env=env), exports_dir=Path(settings.exports_dir),
+                      throttle=LoginThrottle(store.db, settings.web))
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:

@@ -6,7 +6,7 @@ header on writes) or ``Authorization: Bearer <token>`` (scripts; no CSRF needed)
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from voc.config import Settings
 from voc.store import Store
 from voc.store.review import ReviewQueue
-from voc.web.users import User, Users
+from voc.web.users import LoginThrottle, User, Users
 
 __all__ = [
     "CSRF_HEADER", "SAFE_METHODS", "ApiUser", "AuthRequired", "PageUser", "Reviewer", "Supervisor", "Web",
@@ -39,8 +39,7 @@ class WebContext:
     queue: ReviewQueue
     templates: Jinja2Templates
     exports_dir: Path
-    # user name -> monotonic times of recent failed logins (this process)
-    login_failures: dict[str, list[float]] = field(default_factory=dict)
+    throttle: LoginThrottle  # failed-login counters in the database (shared by every worker)
 
 
 class AuthRequired(Exception):

@@ -13,8 +13,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from voc.config import WebSettings
 from voc.store.db import Database
-from voc.store.users import UserAccount, UserAccounts
+from voc.store.users import LoginCounters, UserAccount, UserAccounts
 
 ROLES = ("reviewer", "supervisor", "department_owner")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -147,3 +148,28 @@ class Users:
     def set_active(self, name: str, active: bool) -> None:
         if not self.accounts.set_active(name, active):
             raise UserError(f"no user {name!r}")
+
+
+class LoginThrottle:
+    """Lockout after repeated failed logins, per user name and per client address, that holds under concurrency and
+    across workers: each attempt is counted in the database before its password is checked, so 41 simultaneous
+    guesses get at most ``login_max_failures`` checks; locks double with each repeat (``web.login_*`` settings)."""
+
+    def __init__(self, db: Database, settings: WebSettings) -> None:
+        self.counters = LoginCounters(db)
+        self.settings = settings
+
+    @staticmethod
+    def keys(name: str, address: str) -> tuple[str, str]:
+        return f"user:{name.strip().lower()[:64]}", f"addr:{address[:100]}"
+
+    def reserve(self, name: str, address: str, now: dt.datetime) -> float:
+        """0.0 when this attempt may check its password, else the seconds to wait (answer 429)."""
+        user_key, addr_key = self.keys(name, address)
+        s = self.settings
+        return self.counters.reserve([(user_key, s.login_max_failures), (addr_key, s.login_max_failures_per_address)],
+                                     now, s.login_window_s, s.login_max_lock_s)
+
+    def succeeded(self, name: str, address: str, now: dt.datetime) -> None:
+        user_key, addr_key = self.keys(name, address)
+        self.counters.succeeded(user_key, [addr_key], now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,8 +223,9 @@ def call_detail(store: Store, settings: Settings, user: User, interaction_id: st
     }
 
 
-def audio_path(store: Store, user: User, interaction_id: str) -> Path:
-    """The recording behind a call, after the same visibility check as the call page."""
+def audio_path(store: Store, user: User, interaction_id: str, roots: Sequence[Path] = ()) -> Path:
+    """The recording behind a call, after the same visibility check as the call page; only a file that resolves
+    inside one of ``roots`` (the inbox) is served, whatever path the store holds."""
     if not user.can_review():
         raise NotVisible("department owners see topics and digests only", forbidden=True)
     source = web_views.recording_source(store, interaction_id)
@@ -233,9 +235,12 @@ def audio_path(store: Store, user: User, interaction_id: str) -> Path:
     _visible_review(store, user, interaction_id)
     if kind != "audio" or not src:
         raise NotVisible(f"call {interaction_id} has no recording")
-    path = Path(src)
+    path = Path(src).resolve()
+    if not any(path.is_relative_to(Path(root).resolve()) for root in roots):
+        raise NotVisible(f"the recording of call {interaction_id} is not in the inbox, so it is not served",
+                         forbidden=True)
     if not path.is_file():
-        raise NotVisible(f"recording of call {interaction_id} is missing on the server ({path.name})")
+        raise NotVisible(f"recording of call {interaction_id} is missing on the server")
     return path
 
 

@@ -1,8 +1,9 @@
 """Login, logout, the home redirect and ``/api/me``."""
 
+import datetime as dt
 import logging
+import math
 import secrets
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,10 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from voc.web.deps import ApiUser, PageUser, Web, csrf_ok, page
 from voc.web.users import User
 
-__all__ = ["LOGIN_MAX_FAILURES", "LOGIN_WINDOW_S", "router"]
+__all__ = ["router"]
 
 log = logging.getLogger(__name__)
-LOGIN_MAX_FAILURES, LOGIN_WINDOW_S = 5, 300.0
 
 router = APIRouter()
 
@@ -48,21 +48,22 @@ async def login(request: Request, web: Web):
     if not csrf_ok(request, form.get("csrf_token")):
         return page(request, "login.html.j2", {"next": nxt, "error": "the form expired; try again"}, status_code=403)
     name = str(form.get("username") or "")[:64]
-    failures = web.login_failures
-    now = time.monotonic()
-    recent = [t for t in failures.get(name, []) if now - t < LOGIN_WINDOW_S]
-    if len(recent) >= LOGIN_MAX_FAILURES:
-        return page(request, "login.html.j2", {"next": nxt, "error": "too many failed logins; wait a few minutes"},
-                    status_code=429)
+    address = request.client.host if request.client else "unknown"
+    now = dt.datetime.now(dt.UTC)
+    # The attempt is counted (atomically, in the database) before the password is checked: concurrent guesses
+    # cannot all slip through while the count is still low.
+    wait = await run_in_threadpool(web.throttle.reserve, name, address, now)
+    if wait:
+        response = page(request, "login.html.j2", {"next": nxt, "error": "too many failed logins; wait a few minutes"},
+                        status_code=429)
+        response.headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return response
     # scrypt takes tens of milliseconds: keep it off the event loop
     user = await run_in_threadpool(web.users.authenticate, name, str(form.get("password") or ""))
     if user is None:
-        if len(failures) > 10_000:  # bounded: a flood of made-up names cannot grow it without end
-            failures.clear()
-        failures[name] = [*recent, now]
-        log.info("failed login for %r", name)
+        log.info("failed login for %r from %s", name, address)
         return page(request, "login.html.j2", {"next": nxt, "error": "wrong user name or password"}, status_code=401)
-    failures.pop(name, None)
+    await run_in_threadpool(web.throttle.succeeded, name, address, now)
     request.session.clear()  # a fresh session (and CSRF token) on login
     request.session.update(user=user.name, pw=user.password_tag, csrf=secrets.token_urlsafe(24))
     return RedirectResponse(nxt if nxt != "/" else _landing(user), status_code=303)

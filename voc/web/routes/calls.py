@@ -56,7 +56,7 @@ def api_call(interaction_id: str, user: ApiUser, web: Web) -> dict[str, Any]:
 @router.get("/api/calls/{interaction_id}/audio", tags=["calls"])
 def api_audio(interaction_id: str, user: ApiUser, web: Web):
     """The call's recording; HTTP Range requests are honoured (seeking in the player)."""
-    path = views.audio_path(web.store, user, interaction_id)
+    path = views.audio_path(web.store, user, interaction_id, roots=[web.settings.inbox])
     return FileResponse(path, media_type=_audio_type(path), headers={"cache-control": "private, max-age=300"})
 
 
