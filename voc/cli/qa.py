@@ -439,7 +439,7 @@ def qa_export(
     queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
 ) -> None:
     """Export the review queue (one row per item, the machine score next to the reviewer's)."""
-    import csv
+    from voc.csvsafe import SafeDictWriter
 
     if fmt not in ("csv", "parquet"):
         raise fail(f"--format: '{fmt}' is not csv or parquet")
@@ -465,7 +465,7 @@ def qa_export(
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         with output.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=QA_EXPORT_COLUMNS)
+            w = SafeDictWriter(fh, fieldnames=QA_EXPORT_COLUMNS)  # comments are free text
             w.writeheader()
             w.writerows(rows)
     else:

@@ -3,7 +3,6 @@ and one customer's view as JSON. :mod:`voc.pipeline.customers` reads the contact
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import re
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voc.csvsafe import safe_writer
 from voc.customers.model import Contact, CustomerRisk, OutreachList, RepeatStats
 from voc.value import customer_weight
 
@@ -102,19 +102,12 @@ def _file_name(text: str) -> str:
     return _SAFE_NAME.sub("_", text).strip("._") or "unnamed"
 
 
-def _cell(value: Any) -> Any:
-    """Spreadsheet-safe cell: text starting with = + - @ is prefixed with ' (CSV formula injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def _write(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel opens Chinese text correctly
-        writer = csv.writer(f, lineterminator="\n")
+        writer = safe_writer(f, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[_cell(v) for v in row] for row in rows])
+        writer.writerows(rows)
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import io
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voc.csvsafe import safe_writer
 from voc.records import Finding, Route
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def render_overview(data: DigestData, fmt: str = "md") -> str:
 
 def render_csv(items: Sequence[DigestItem], examples: int = 3) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = safe_writer(buf, lineterminator="\n")  # titles, reasons and examples quote customers
     writer.writerow(CSV_COLUMNS)
     for item in items:
         f, r = item.finding, item.route
