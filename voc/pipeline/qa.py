@@ -44,6 +44,8 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     scores: list[float] = []
     models: dict[str, dict[str, Any]] = {}
     vectors = StepVectors(store, book) if settings.qa.step_model and items else None
+    if vectors is not None:
+        vectors.prefetch(utts.values())
 
     def judge_for(name: str) -> Any:
         if vectors is None:
@@ -147,6 +149,17 @@ class StepVectors:
         self.memo.update(found)
         return np.stack([self.memo[t] if t in self.memo else found[t] for t in texts]) if texts else \
             np.zeros((0, 384), dtype=np.float32)
+
+    def prefetch(self, calls: Any) -> int:
+        """Vectors for every sentence the agents of ``calls`` (lists of utterances) said, in one batch: each distinct
+        sentence is embedded once for the whole run, not once per call. Returns how many sentences were asked for."""
+        from voc.qa.steps import sentences
+        from voc.records import Role
+
+        texts = sorted({s for utts in calls for u in utts if u.role != Role.CUSTOMER for s in sentences(u.text)})
+        if texts:
+            self(texts)
+        return len(texts)
 
     def _embedder(self) -> Any:
         from voc.semantic import load_embedder
