@@ -743,12 +743,12 @@ def main() -> None:
     t0 = time.perf_counter()
     calls = generate(args.n, args.seed, args.out)
     t1 = time.perf_counter()
-    results = score(calls, args.oracle_sentiment, args.semantic, args.rules_dir)
+    results = score(calls, args.oracle_sentiment, args.semantic, args.rules_dir, model=args.model)
     t2 = time.perf_counter()
     lines, metrics = report(results)
     sentiment = "oracle (generator labels)" if args.oracle_sentiment else "shipped scorer (sentiment.backend auto)"
     print(f"{args.n} calls (seed {args.seed}) in {args.out}; generated in {t1 - t0:.1f} s, scored in {t2 - t1:.1f} s; "
-          f"sentiment: {sentiment}; semantic matcher: {'on' if args.semantic else 'off'}; "
+          f"sentiment: {sentiment}; semantic matcher: {'on' if args.semantic else 'off'}; step model: {'on' if args.model else 'off'}; "
           f"scripts: {args.rules_dir or 'shipped'}\n")
     print("\n".join(lines))
     if args.errors:

@@ -327,12 +327,8 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
     pos = {u.idx: k for k, u in enumerate(call.utts)}
 
     def on_time(un: Unit) -> bool:
-        if not call.timed:
-            return True
-        a, b = call.by_idx[un.idxs[0]], call.by_idx[un.idxs[-1]]
-        if step.within_first_s is not None and a.start > step.within_first_s:
-            return False
-        return step.within_last_s is None or b.end >= call.duration - step.within_last_s
+        # Every turn of a window must be on time: a closing said early must not ride on the late turn after it.
+        return all(_on_time(step, call.by_idx[i], call) for i in un.idxs)
 
     said = [un for un in units if un.probs.get(step.id, 0.0) >= m.pass_at]
     found_at = [pos[u.idx] for u, _, _ in rule_hits] + [pos[un.idxs[0]] for un in said]
