@@ -7,7 +7,7 @@ MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-airflow model demo test test-all lint bench bench-asr bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web scaleout clean-demo
+.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web scaleout clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -44,10 +44,16 @@ demo: setup  ## ingest the bundled demo inbox and run every stage for its 30 day
 clean-demo:
 	rm -rf voc-data/demo.db* exports/demo
 
-test: setup setup-airflow  ## the test suite (CI runs this); slow tests excluded, the real model still runs on short clips
+# Tests come in layers: tests/unit (pure functions), tests/integration (real SQLite/PostgreSQL, real models on
+# short clips, local HTTP servers, CLI over a real store), tests/e2e (the demo through every stage, Airflow's
+# dag.test(), the browser). `make test` skips the tests marked slow; it should stay under 5 minutes on 2 cores.
+test: setup setup-airflow  ## unit + integration + a four-night demo run through every stage (CI runs this; not slow ones)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: setup setup-airflow
+test-unit: setup  ## the unit layer alone: no database, model or network
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-all: setup setup-airflow  ## everything, slow tests included (the 30-night demo run, ...)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
 import struct
 import wave
 from pathlib import Path
@@ -53,3 +55,11 @@ def write_transcript(path: Path, call_id: str, utterances: list[tuple[str, float
     }
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def chromium_binary() -> str | None:
+    """A chromium/chrome executable for the browser tests ($VOC_CHROMIUM first), or None."""
+    for candidate in (os.environ.get("VOC_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if candidate and (shutil.which(candidate) or Path(candidate).is_file()):
+            return shutil.which(candidate) or candidate
+    return None

@@ -1,6 +1,6 @@
 """A small topics history for the topics CLI and ``voc watch`` tests: complaint chats in an inbox, run nightly.
 
-Four themes (the short complaint texts of tests/test_topics.py) over ``days`` nights ending yesterday, through
+Four themes (the short complaint texts of tests/unit/test_topics.py) over ``days`` nights ending yesterday, through
 the real ingest, text, sentiment, topics and routing stages.
 """
 
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tests.test_topics import THEMES
+from tests.unit.test_topics import THEMES
 
 STAGES = ["ingest", "text", "sentiment", "topics", "routing"]
 

@@ -24,7 +24,7 @@ import pytest
 
 from tests.helpers import write_calls_csv, write_jsonl, write_tone_wav, write_transcript
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 WHISPER_BASE = REPO / "voc-data" / "models" / "whisper-base"
 DAY = dt.date(2026, 11, 20)
@@ -61,7 +61,7 @@ def airflow(tmp_path_factory):
         from airflow.utils import db
 
         if settings.SQL_ALCHEMY_CONN != env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
-            pytest.skip("airflow was imported before this module set AIRFLOW_HOME; run tests/test_dags.py alone")
+            pytest.skip("airflow was imported before this module set AIRFLOW_HOME; run tests/e2e/test_dags.py alone")
 
         t0 = time.perf_counter()
         db.initdb()  # what `airflow db migrate` does on an empty database
@@ -205,6 +205,7 @@ def test_business_date_rules():
 
 
 # ---- the nightly DAG end to end -------------------------------------------------------------------
+@pytest.mark.slow  # ~15-25 s on 2 cores: every stage twice (embedded, then dag.test()); make test-all
 def test_nightly_dag_test_matches_the_embedded_runner(airflow, tmp_path, monkeypatch):
     from voc import pipeline
     from voc.config import load_settings
@@ -340,4 +341,3 @@ def test_reprocess_params_are_checked(airflow):
                           ({"call_ids": ["C1"], "stages": ["ingest"]}, "ingest alone")]:
         with pytest.raises(ValueError, match=message):
             reprocess.check_request({"stages": ["text"], **conf})
-

@@ -3,6 +3,8 @@
 The demo (demo/generate.py) plants an emerging theme: X3 air conditioners of one batch leak from 2026-11-18.
 The pipeline must raise it on its first day, keep topic IDs stable when a night is rerun, route it to a
 department with a reason, and write digests without raw phone numbers.
+
+Slow (~4-5 min on 2 cores): ``make test-all`` runs it; ``make test`` runs the four-night test_demo_short.py.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import chromium_binary
 from voc import pipeline
 from voc.config import load_settings
 from voc.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIRST, LAST = dt.date(2026, 10, 22), dt.date(2026, 11, 20)
 LEAK_DAY = dt.date(2026, 11, 18)
 STAGES = ["ingest", "text", "sentiment", "topics", "routing", "report"]
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +96,7 @@ def test_confirmed_route_survives_reruns_and_teaches_the_topic(demo_run):
     if later:  # the topic's later findings follow the confirmed department once routing reruns
         pipeline.run_stage(store, settings, "routing", later[0].run_date)
         assert store.routes([later[0].id])[0].department == "manufacturing"
+        pipeline.run_stage(store, settings, "report", later[0].run_date)  # digests follow the new routes again
 
 
 def test_digests_are_written_and_carry_no_phone_numbers(demo_run):
@@ -161,8 +167,6 @@ def test_report_delivers_every_department_digest_to_a_local_webhook(demo_run) ->
 def test_digest_html_renders_in_headless_chromium(demo_run, tmp_path) -> None:
     import os
     import subprocess
-
-    from tests.test_web_browser import chromium_binary
 
     exe = chromium_binary()
     if exe is None:

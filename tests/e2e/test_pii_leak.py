@@ -26,7 +26,7 @@ from voc.config import load_settings
 from voc.store import Store
 from voc.text.redact import id_checksum_ok, luhn_ok
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "inbox"
 DATES = (dt.date(2026, 11, 19), dt.date(2026, 11, 20))
 STAGES = ["ingest", "transcribe", "text", "sentiment", "qa", "topics", "routing", "report"]

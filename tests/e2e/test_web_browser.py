@@ -6,7 +6,6 @@ docs/screenshots/ with VOC_UPDATE_SCREENSHOTS=1 (so ordinary test runs leave the
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -15,18 +14,12 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
 
+from tests.helpers import chromium_binary  # noqa: E402
 from tests.web_seed import PASSWORD, seed  # noqa: E402
 from voc.store.review import ReviewQueue  # noqa: E402
 from voc.web.server import BackgroundServer  # noqa: E402
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-
-
-def chromium_binary() -> str | None:
-    for candidate in (os.environ.get("VOC_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if candidate and (shutil.which(candidate) or Path(candidate).is_file()):
-            return shutil.which(candidate) or candidate
-    return None
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ def test_ingest_quarantines_each_bad_input_with_its_reason(bad_inbox, tmp_path):
     env = {"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}"}
     before = {p: p.stat().st_mtime_ns for p in bad_inbox.rglob("*") if p.is_file()}
     res = _invoke(["ingest", str(bad_inbox), "--json"], env)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 4, res.output  # finished, some inputs quarantined (docs/cli.md)
     out = json.loads(res.stdout)
     reasons = {q["path"]: q["reason"] for q in out["quarantined"]}
     text = json.dumps(reasons, ensure_ascii=False)
@@ -97,7 +97,7 @@ def test_ingested_text_is_redacted_and_metadata_kept(bad_inbox, tmp_path):
     from voc.store import Store
 
     url = f"sqlite:///{tmp_path / 'voc.db'}"
-    assert _invoke(["ingest", str(bad_inbox), "--json"], {"VOC_DATABASE_URL": url}).exit_code == 0
+    assert _invoke(["ingest", str(bad_inbox), "--json"], {"VOC_DATABASE_URL": url}).exit_code == 4
     store = Store.open(url)
     by_ext = {i.external_id: i for i in store.interactions()}
     assert "13812345678" not in by_ext["T1"].text and "[PHONE]" in by_ext["T1"].text

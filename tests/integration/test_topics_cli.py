@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_topics import THEMES
 from tests.topics_seed import seed_history
+from tests.unit.test_topics import THEMES
 from voc.cli import app
 from voc.config import load_settings
 from voc.records import Channel, Interaction

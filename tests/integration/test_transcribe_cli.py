@@ -1,16 +1,34 @@
-"""`voc transcribe` on a bundled demo recording with the real model: JSON Lines, SRT, and a bad file."""
+"""`voc transcribe` with the real model on the first 19 s of a bundled demo recording: JSON Lines, SRT, a bad file."""
 
 from __future__ import annotations
 
 import json
+import wave
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 from voc.cli import app
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CALL = REPO / "demo" / "inbox" / "recordings" / "C005.mp3"  # stereo, agent on channel 0 (demo/inbox/calls.csv)
+SECONDS = 19.0  # the agent's greeting and the customer's complaint (demo/scripts/C005.json); the whole call takes ~3x longer
+
+
+def first_seconds(src: Path, dst: Path, seconds: float = SECONDS, rate: int = 16000) -> Path:
+    """The start of a stereo recording as a 16 kHz 16-bit stereo WAV."""
+    from faster_whisper import decode_audio
+
+    left, right = decode_audio(str(src), sampling_rate=rate, split_stereo=True)
+    n = int(seconds * rate)
+    pcm = (np.clip(np.stack([left[:n], right[:n]], axis=1), -1, 1) * 32767).astype("<i2")
+    with wave.open(str(dst), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return dst
 
 
 def test_transcribe_json_and_srt_with_a_bad_file_alongside(tmp_path, monkeypatch) -> None:
@@ -18,13 +36,14 @@ def test_transcribe_json_and_srt_with_a_bad_file_alongside(tmp_path, monkeypatch
     monkeypatch.setenv("VOC_MODELS_DIR", str(REPO / "voc-data" / "models"))
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
-    result = CliRunner().invoke(app, ["transcribe", str(CALL), str(bad), "--agent-channel", "0", "--json",
+    call = first_seconds(CALL, tmp_path / "C005.wav")
+    result = CliRunner().invoke(app, ["transcribe", str(call), str(bad), "--agent-channel", "0", "--json",
                                       "--srt", str(tmp_path / "srt")])
     assert result.exit_code == 3, result.output  # one file failed, the other was transcribed
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 1
     t = lines[0]
-    assert t["file"] == str(CALL) and t["language"] == "zh"
+    assert t["file"] == str(call) and t["language"] == "zh"
     roles = {u["role"] for u in t["utterances"]}
     assert roles == {"agent", "customer"}
     assert all(u["end"] >= u["start"] for u in t["utterances"])

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_topics import INVOICE, SMALL, TEXTS, THEMES
 from tests.topics_seed import chat_rows, seed_history, write_jsonl
+from tests.unit.test_topics import INVOICE, SMALL, TEXTS, THEMES
 from voc.config import TopicSettings, load_settings
 from voc.pipeline.watch import ALERT_KIND, WatchState, watch, watch_once
 from voc.store import Store

@@ -67,7 +67,7 @@ def test_unknown_key_rejected(tmp_path, monkeypatch):
 
 
 def test_example_yaml_is_valid(monkeypatch):
-    example = Path(__file__).resolve().parents[1] / "voc.example.yaml"
+    example = Path(__file__).resolve().parents[2] / "voc.example.yaml"
     s = load_settings(example, environ={})
     assert s.asr.language == "zh"
 
@@ -75,5 +75,5 @@ def test_example_yaml_is_valid(monkeypatch):
 def test_example_yaml_in_sync():
     from voc.config import example_yaml
 
-    example = Path(__file__).resolve().parents[1] / "voc.example.yaml"
+    example = Path(__file__).resolve().parents[2] / "voc.example.yaml"
     assert example.read_text(encoding="utf-8") == example_yaml(), "regenerate with: voc config example > voc.example.yaml"

@@ -279,15 +279,3 @@ def test_real_mobilecs_greetings_found(shared_data, book):
             assert outcome(result, "greeting").passed, (d["id"], first_agent["text"])
         assert 0 <= result.score <= 100
     assert checked >= 5
-
-
-def test_semantic_matcher_with_real_e5_finds_paraphrases():
-    from voc.qa import SemanticMatcher
-    from voc.semantic import qa_embedder as e5_embedder
-
-    phrases = PhraseSet(("非常抱歉给您带来不便", "感谢您的来电"))
-    m = SemanticMatcher(e5_embedder(), threshold=0.0)
-    para = m.match(["真是对不起，给您添麻烦了", "谢谢您打电话过来"], phrases)
-    other = m.match(["我想问一下流量还剩多少", "好的我帮您查一下"], phrases)
-    assert [p.variant for p in para] == ["非常抱歉给您带来不便", "感谢您的来电"]
-    assert min(p.similarity for p in para) > max(o.similarity for o in other)

@@ -20,7 +20,7 @@ from voc.text import normalize, segment
 from voc.text.normalize import _WIDTH_TABLE, _t2s, _t2s_witnesses
 from voc.text.segment import _dict_key, _precise, get_tokenizer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRICKY = [
     "", " ", "——", "。。。", "a", "X3", "abc def 123-456 你好\t世界\r\n再见", "e-mail: a.b@c.com 谢谢",
     "我想投诉X3空调漏水，订单号HC202611200777，花了2999元 !! 😡", "[PHONE]联系我", "以旧换新的保修期是多久",

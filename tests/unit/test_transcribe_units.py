@@ -1,4 +1,4 @@
-"""Pure tests of the transcription package: guards, t2s, metrics, JSON shape, model assembly (no Whisper run)."""
+"""Pure tests of the transcription package: guards, t2s, metrics, JSON shape, CER (no Whisper run)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,12 @@ from voc.transcribe import (
     cer,
     collapse_repetitions,
     compute_call_metrics,
-    fetch_default_model,
     find_phantom,
     guard_segments,
-    list_models,
-    resolve_model,
     to_simplified,
     transcript_from_json,
     transcript_to_json,
 )
-from voc.transcribe.models import DEFAULT_MODEL_SHA256, DEFAULT_MODEL_SIZE, _sha256
 
 
 def utt(idx: int, role: Role, start: float, end: float, text: str, words: tuple[Word, ...] = ()) -> Utterance:
@@ -150,23 +146,3 @@ def test_external_json_errors_name_the_field(bad, message):
 def test_cer_normalises_punctuation_and_script():
     assert cer("招会Java的人，不招都会别的。", "招会java的人 不招都会別的") == 0.0
     assert cer("瑞福园茂名店", "瑞福园名店") == pytest.approx(1 / 6)
-
-
-def test_fetch_default_model_assembles_verifies_and_is_idempotent(tmp_path):
-    target = fetch_default_model(tmp_path)
-    model_bin = target / "model.bin"
-    assert model_bin.stat().st_size == DEFAULT_MODEL_SIZE
-    assert _sha256(model_bin) == DEFAULT_MODEL_SHA256
-    mtime = model_bin.stat().st_mtime_ns
-    assert fetch_default_model(tmp_path) == target and model_bin.stat().st_mtime_ns == mtime  # no rework
-    rows = list_models(tmp_path)
-    assert [(r["name"], r["default"], r["verified"]) for r in rows] == [("whisper-base", True, True)]
-    assert resolve_model(AsrSettings(model="base"), tmp_path) == str(target)
-    assert resolve_model(AsrSettings(model=str(target)), "/nonexistent") == str(target)
-    assert resolve_model(AsrSettings(model="large-v3"), tmp_path) == "large-v3"
-    # a damaged model.bin is detected and rebuilt
-    with model_bin.open("r+b") as f:
-        f.write(b"\0" * 16)
-    (target / ".voc-assembled.json").unlink()
-    fetch_default_model(tmp_path)
-    assert _sha256(model_bin) == DEFAULT_MODEL_SHA256
