@@ -341,7 +341,8 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
     timely_rules = [(u, mt, p) for u, mt, p in rule_hits if _on_time(step, u, call)]
     sure_rules = [h for h in timely_rules if not shaky(h[0])]
     if sure_rules:
-        u, mt, p = sure_rules[0]
+        # The evidence a reviewer sees: the hit the model finds most convincing (a long phrase before a short one).
+        u, mt, p = max(sure_rules, key=lambda h: (not _weak(h[1]), h[2]))
         ev = _evidence(u, mt, probability=round(p, 3), verdict=PASS)
         return RuleOutcome(step.id, step.name, True, step.weight, (ev,), f"matched ({mt.how})"), first_idx
     timely = [un for un in units if on_time(un)]
