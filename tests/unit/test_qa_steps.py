@@ -199,3 +199,12 @@ def test_sentences_and_step_decisions_parse():
     assert StepDecision.parse("empathy=fail") == StepDecision("empathy", False, None)
     with pytest.raises(ValueError, match="RULE=pass"):
         StepDecision.parse("empathy=maybe")
+
+
+def test_a_closing_said_early_fails_on_timing(retail):
+    lines = [*BASE[:7], (A, "那就这样哈，您歇着吧。"), (C, "哦对了，发票怎么开？"), (A, "发票在订单页面申请。")]
+    utts = call(lines)
+    utts[-2:] = [Utterance("c1", 8, C, 60.0, 63.0, lines[8][1]), Utterance("c1", 9, A, 64.0, 67.0, lines[9][1])]
+    judge = StubJudge({7: {"closing": 0.9}})
+    o = outcome(score_call(utts, None, [], retail, QASettings(), 7, judge=judge), "closing")
+    assert verdict_of(o) == "fail" and "expected within the last 30s" in o.detail and o.evidence[0]["idx"] == 7

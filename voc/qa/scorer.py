@@ -314,15 +314,7 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
         # Any apology or acknowledgement after the customer's first complaint answers it.
         candidates = [u for u in call.agent if (u.start, u.idx) > (first.start, first.idx)]
     allowed = {u.idx for u in candidates}
-    use = matchers if step.fuzzy else matchers[:1]
-    hits = [(u, mt) for u, mt in zip(candidates, find([u.text for u in candidates], step.phrase_set, use), strict=True)
-            if mt and not (mt.how not in ("exact", "regex") and any(
-                sid != step.id and s < mt.end and mt.start < e for s, e, sid in claimed.get(u.idx, ())))]
-    rule_hits = []
-    for u, mt in hits:
-        p = reading.turn_prob(step.id, u.idx)
-        if p >= (m.rule_confirm if _weak(mt) else m.rule_veto):
-            rule_hits.append((u, mt, p))
+    rule_hits = _rule_hits(step, candidates, matchers, script, claimed, reading)
     units = [un for un in reading.units if set(un.idxs) <= allowed]
     pos = {u.idx: k for k, u in enumerate(call.utts)}
 
@@ -333,6 +325,7 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
     said = [un for un in units if un.probs.get(step.id, 0.0) >= m.pass_at]
     found_at = [pos[u.idx] for u, _, _ in rule_hits] + [pos[un.idxs[0]] for un in said]
     first_idx = call.utts[min(found_at)].idx if found_at else None
+
     def shaky(un_or_utt: Unit | Utterance) -> bool:
         idxs = un_or_utt.idxs if isinstance(un_or_utt, Unit) else (un_or_utt.idx,)
         return _low_asr([call.by_idx[i] for i in idxs], script)
@@ -363,21 +356,8 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
     if best is not None and p_best >= m.fail_below:
         return not_sure(step.id, step.name, [_unit_evidence(best, call, step.id, NOT_SURE)],
                         f"best evidence p={p_best:.2f}, between {m.fail_below:g} and {m.pass_at:g}"), None
-    late_rules = [(u, mt) for u, mt, _ in rule_hits]
-    late_units = sorted(said, key=lambda un: -un.probs.get(step.id, 0.0))
-    if late_rules or late_units:
-        if late_rules:
-            u, mt = late_rules[0]
-            ev = _evidence(u, mt, verdict=FAIL)
-        else:
-            u = call.by_idx[late_units[0].idxs[0]]
-            ev = _unit_evidence(late_units[0], call, step.id, FAIL)
-        last = call.by_idx[late_units[0].idxs[-1]] if not late_rules else u
-        detail = (f"found at {u.start:.1f}s, expected within the first {step.within_first_s:g}s"
-                  if step.within_first_s is not None and u.start > step.within_first_s
-                  else f"found ending at {last.end:.1f}s, expected within the last {step.within_last_s:g}s of "
-                       f"{call.duration:.1f}s")
-        return RuleOutcome(step.id, step.name, False, step.weight, (ev,), detail), first_idx
+    if rule_hits or said:
+        return _found_late(step, call, rule_hits, said), first_idx
     misheard = [un for un in units if un.probs.get(step.id, 0.0) >= m.fail_below / 2 and shaky(un)]
     if misheard:
         un = max(misheard, key=lambda x: x.probs.get(step.id, 0.0))
@@ -387,6 +367,39 @@ def _step_by_meaning(step: Step, call: _Call, matchers: list[Matcher], script: S
     closest = () if best is None else ({**_unit_evidence(best, call, step.id, FAIL), "candidate": True},)
     return RuleOutcome(step.id, step.name, False, step.weight, closest,
                        f"not found in agent speech (best p={p_best:.2f})"), None
+
+
+def _rule_hits(step: Step, candidates: Sequence[Utterance], matchers: list[Matcher], script: Script,
+               claimed: dict[int, list[tuple[int, int, str]]], reading: CallReading
+               ) -> list[tuple[Utterance, Match, float]]:
+    """Phrase hits the step model does not contradict: a short phrase or a regex needs its support."""
+    use = matchers if step.fuzzy else matchers[:1]
+    hits = [(u, mt) for u, mt in zip(candidates, find([u.text for u in candidates], step.phrase_set, use), strict=True)
+            if mt and not (mt.how not in ("exact", "regex") and any(
+                sid != step.id and s < mt.end and mt.start < e for s, e, sid in claimed.get(u.idx, ())))]
+    out = []
+    for u, mt in hits:
+        p = reading.turn_prob(step.id, u.idx)
+        if p >= (script.model.rule_confirm if _weak(mt) else script.model.rule_veto):
+            out.append((u, mt, p))
+    return out
+
+
+def _found_late(step: Step, call: _Call, rule_hits: Sequence[tuple[Utterance, Match, float]],
+                said: Sequence[Unit]) -> RuleOutcome:
+    """The step was said, but not in its time window."""
+    late_units = sorted(said, key=lambda un: -un.probs.get(step.id, 0.0))
+    if rule_hits:
+        u, mt, _ = rule_hits[0]
+        ev, last = _evidence(u, mt, verdict=FAIL), u
+    else:
+        u, last = call.by_idx[late_units[0].idxs[0]], call.by_idx[late_units[0].idxs[-1]]
+        ev = _unit_evidence(late_units[0], call, step.id, FAIL)
+    detail = (f"found at {u.start:.1f}s, expected within the first {step.within_first_s:g}s"
+              if step.within_first_s is not None and u.start > step.within_first_s
+              else f"found ending at {last.end:.1f}s, expected within the last {step.within_last_s:g}s of "
+                   f"{call.duration:.1f}s")
+    return RuleOutcome(step.id, step.name, False, step.weight, (ev,), detail)
 
 
 def _forbidden_by_meaning(script: Script, call: _Call, fuzzy: bool, reading: CallReading) -> RuleOutcome:
