@@ -237,7 +237,7 @@ def step_judge(store: Store | None, settings: Settings, book: Any, script: str, 
                       "fit_s": info["fit_s"], "examples": len(training.agent) + len(training.customer)}
             if n_reviewer and stored is not None:
                 before = judge_from_bytes(stored.state, vectors)
-                report.update(_before_after(store, settings, book, script, before, judge))
+                report.update(_before_after(store, settings, script, before, judge))
             save_step_model(store.db, script, signature=training.signature, embedder=vectors.name,
                             reviewer_examples=n_reviewer, last_example_id=last_id,
                             state=_judge_bytes(judge), report=report)
@@ -278,7 +278,7 @@ def retrain(store: Store, settings: Settings, scripts: Sequence[str] | None = No
         after = fit_judge(training, vectors, seed=settings.seed, embedder=vectors.name)
         report = {"reason": "voc qa retrain", "fit_s": round(time.perf_counter() - t0, 2),
                   "examples": len(training.agent) + len(training.customer),
-                  **_before_after(store, settings, book, name, before, after)}
+                  **_before_after(store, settings, name, before, after)}
         model_id = save_step_model(store.db, name, signature=training.signature, embedder=vectors.name,
                                    reviewer_examples=n_reviewer, last_example_id=last_id, state=_judge_bytes(after),
                                    report=report)
@@ -287,8 +287,7 @@ def retrain(store: Store, settings: Settings, scripts: Sequence[str] | None = No
     return out
 
 
-def _before_after(store: Store, settings: Settings, book: Any, script: str, before: Any, after: Any
-                  ) -> dict[str, Any]:
+def _before_after(store: Store, settings: Settings, script: str, before: Any, after: Any) -> dict[str, Any]:
     """Per rule: how many of the reviewers' current decisions each model's verdict agrees with (calls rescored from
     the store). "after" has learned from these very decisions: it shows the correction took, not generalisation."""
     from voc.qa import verdict_of
