@@ -120,6 +120,11 @@ class RoutingSettings(_Section):
     tier_weights: dict[str, float] = Field(default_factory=lambda: {"vip": 5.0, "gold": 2.0, "normal": 1.0})
     value_scale: float = Field(1000.0, gt=0, description="CLV that multiplies a customer's tier weight by 1.69 (log scale)")
     qa_pattern_min_calls: int = Field(2, ge=1, description="a QA rule failed by this many of a day's calls becomes a finding (forbidden phrases: 1)")
+    embedder: Literal["e5", "sentence-transformers", "none"] = Field(
+        "e5", description="sentence vectors of the routing classifier (none = character n-grams only); sentence-transformers uses topics.st_model")
+    service_types_file: Path | None = Field(None, description="service types and their examples (YAML); default: the shipped file")
+    topic_switch_margin: float = Field(0.2, ge=0, le=1, description="a topic's route moves to another department only when that department's share of the members' probability leads the standing one by this much")
+    topic_member_days: int = Field(14, ge=1, description="a topic is routed on its members of this many days up to the run date")
 
 
 class CustomerRiskWeights(_Section):
@@ -134,8 +139,11 @@ class CustomerRiskWeights(_Section):
 
 class CustomerSettings(_Section):
     repeat_window_days: int = Field(7, ge=0, description="a contact is a repeat when the same customer comes back within this many days (inclusive: day 7 is a repeat, day 8 is not)")
-    repeat_match: list[Literal["topic", "service_type"]] = Field(
-        default_factory=lambda: ["topic", "service_type"], description="what makes two contacts 'about the same thing' (any of these)")
+    repeat_match: list[Literal["topic", "attribute", "text", "service_type"]] = Field(
+        default_factory=lambda: ["topic", "attribute", "text", "service_type"],
+        description="what makes two contacts 'about the same issue' (any of these): the same topic, the same order/product attribute, texts that mean the same (sentence vectors), or the same specific service type (repair/installation/maintenance) when there is nothing to compare")
+    repeat_text_similarity: float = Field(0.25, ge=-1, le=1, description="centred sentence-vector cosine at which two contacts' texts are about the same issue (measured in bench/routing/eval_repeats.py)")
+    repeat_attribute_keys: list[str] = Field(default_factory=lambda: ["order_id", "product"], description="interaction attributes that identify the issue's order or product")
     lookback_days: int = Field(30, ge=1, description="contacts up to this many days before the run date feed FCR, repeat and churn-risk figures")
     risk_weights: CustomerRiskWeights = Field(default_factory=CustomerRiskWeights)
     worsening_drop: float = Field(0.3, ge=0, description="sentiment falling by at least this much from first to last contact counts as worsening")

@@ -113,3 +113,9 @@ def test_topic_route_hysteresis_keeps_the_standing_department_until_a_clear_shif
     assert first.department == "it_app"
     unsure = decide_topic_route(IDS, _share(logistics=0.33, finance=0.33, it_app=0.34), 3, None, **opts)
     assert unsure.department == "customer_service" and "runner-up" in unsure.reason
+    # a night that went to triage is no standing route: the next clear night decides
+    share = _share(logistics=0.2, finance=0.45, it_app=0.35)
+    assert decide_topic_route(IDS, share, 9, PreviousRoute("it_app", dt.date(2026, 11, 18)), **opts).department == "it_app"
+    triaged = PreviousRoute("it_app", dt.date(2026, 11, 18), triaged=True)
+    clear = decide_topic_route(IDS, share, 9, triaged, **opts)
+    assert clear.department == "finance" and "route of" not in clear.reason

@@ -62,8 +62,11 @@ def findings_confirm(
     department: Annotated[str, typer.Argument(help="department id that owns it")],
     by: Annotated[str | None, typer.Option("--by", help="who confirms (recorded)")] = None,
 ) -> None:
-    """Confirm or correct a finding's department; its topic is routed there on later nights (route memory)."""
+    """Confirm or correct a finding's department; its topic is routed there on later nights (route memory), and its
+    member texts become labelled examples the routing model learns from (refitted by the next routing run, or now
+    with `voc route retrain`)."""
     from voc.pipeline.adhoc import DepartmentConfigError, load_departments
+    from voc.pipeline.routing import confirm_route
 
     s = settings()
     try:
@@ -73,7 +76,7 @@ def findings_confirm(
     if department not in ids:
         raise fail(f"unknown department {department!r}; expected one of: {', '.join(sorted(ids))}")
     try:
-        r = open_store(s).confirm_route(finding_id, department, by)
+        r = confirm_route(open_store(s), s, finding_id, department, by)
     except KeyError as exc:
         raise fail(str(exc).strip("'")) from None
     out.print(f"{finding_id} -> {r.department} ({r.reason})")

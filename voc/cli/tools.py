@@ -106,28 +106,75 @@ def sentiment(
         sys.stdout.write(f"{lab}\t{v:+.3f}\t{line}\n")
 
 
+def _store_if_any(s):
+    """The configured store when it already holds voc's schema, else None (ad-hoc tools never create a database)."""
+    from sqlalchemy.engine import make_url
+
+    from voc.store import Store, StoreError
+    from voc.store.db import Database, current_revision, head_revision, migrate, normalise_url
+
+    url = make_url(normalise_url(s.db_url))
+    if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or not Path(url.database).is_file()):
+        return None
+    try:
+        db = Database(s.db_url, auto_migrate=False)
+        revision = current_revision(db.engine)
+        if revision is None:
+            db.dispose()
+            return None
+        if revision != head_revision():
+            migrate(db.engine)  # as every open of an older store does
+        return Store(db)
+    except (StoreError, OSError, ValueError) as exc:
+        err.print(f"[yellow]note:[/yellow] store not readable ({exc}); routing with the shipped model")
+        return None
+
+
 def route(
-    text: Annotated[str | None, typer.Argument(help="a complaint or finding text")] = None,
+    text: Annotated[str | None, typer.Argument(help="a complaint or finding text; 'retrain' refits the model")] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="one text per line; '-' reads stdin")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="a JSON array aligned with the input lines")] = False,
 ) -> None:
-    """Which department owns this? Department, service type, confidence and the reason."""
-    from voc.pipeline.adhoc import build_router, normalize, route_texts
+    """Which department owns this? Department, service type(s), confidence and the reason.
+
+    Uses the latest routing model of the configured store (learned corrections included) when the store exists,
+    else the shipped examples; nothing is stored. --json: one {"department", "service_type", "confidence",
+    "reason", "service_types", "candidates"} per input line. `voc route retrain` refits the model on every
+    labelled example (shipped files, confirmations and corrections) and stores it.
+    """
+    from voc.pipeline.adhoc import normalize
+    from voc.pipeline.routing import retrain, route_router
 
     s = settings()
+    if text == "retrain" and file is None:
+        from voc.cli.common import open_store
+
+        try:
+            result = retrain(open_store(s), s)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        if json_out:
+            emit_json(result)
+        else:
+            deps = result["departments"]
+            out.print(f"routing model refitted in {result['seconds']:.1f} s on {deps['trained_on']} examples "
+                      f"({', '.join(f'{k} {v}' for k, v in sorted(deps['sources'].items()))}); "
+                      f"{result['learned_examples']} learned, {result['memory_examples_imported']} imported from route memory")
+        return
     if (text is None) == (file is None):
         raise fail("give TEXT or --file F (not both)")
     lines = [text] if text is not None else _file_lines(file)
     try:
-        router = build_router(s.routing)
+        router, _info = route_router(_store_if_any(s), s, save=False)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    decisions = route_texts([normalize(x) for x in lines], router)
+    decisions = router.route_many([normalize(x) for x in lines])
     if json_out:
-        emit_json([d.to_json() for d in decisions])
+        emit_json([d.to_json(detail=True) for d in decisions])
         return
     for line, d in zip(lines, decisions, strict=True):
-        out.print(f"{d.department}\t{d.service_type}\t{d.confidence:.2f}\t{d.reason}\t{line[:40]}")
+        kinds = "+".join(d.service_types or (d.service_type,))
+        out.print(f"{d.department}\t{kinds}\t{d.confidence:.2f}\t{d.reason}\t{line[:40]}", markup=False, highlight=False)
 
 
 def transcribe(

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from voc.config import Settings
 from voc.customers.model import Contact, OutreachList, RepeatStats, contact_from_row, service_departments
 from voc.records import Finding
@@ -20,10 +22,11 @@ logger = logging.getLogger(__name__)
 class CustomerView:
     """Contacts for the customer view up to ``until``, with departments resolved once (settings -> store)."""
 
-    def __init__(self, store: Store, settings: Settings, until: dt.date) -> None:
+    def __init__(self, store: Store, settings: Settings, until: dt.date, *, write: bool = False) -> None:
         from voc.routing import load_departments
 
         self.store, self.settings, self.until = store, settings, until
+        self.write = write  # may add the vectors it computes to the store's cache (the report stage; not read commands)
         self.cs = settings.customers
         self.topic_departments = reads.topic_departments(store, until)
         self.service_departments = service_departments(load_departments(settings.routing.departments_file))
@@ -49,7 +52,11 @@ class CustomerView:
     def repeats(self, contacts: list[Contact]) -> tuple[dict[str, Any], list[Any]]:
         from voc.customers import find_repeats, repeat_chains
 
-        links = find_repeats(contacts, self.cs.repeat_window_days, self.cs.repeat_match)
+        vectors = contact_vectors(self.store, self.settings, contacts, write=self.write) \
+            if "text" in self.cs.repeat_match else {}
+        links = find_repeats(contacts, self.cs.repeat_window_days, self.cs.repeat_match, vectors=vectors,
+                             text_similarity=self.cs.repeat_text_similarity,
+                             attribute_keys=tuple(self.cs.repeat_attribute_keys))
         return links, repeat_chains(contacts, links)
 
     def outreach(self, topic_id: str, *, label: str | None = None, finding: Finding | None = None,
@@ -76,6 +83,32 @@ class CustomerView:
             min_share=cs.outreach_min_share, tier_weights=self.tier_weights, limit=cs.outreach_limit)
 
 
+def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *, write: bool = False
+                    ) -> dict[str, np.ndarray]:
+    """Centred unit sentence vectors of the contacts that have another contact of the same customer within the repeat
+    window (only those need comparing), from the routing embedder through the store's cache; {} without one."""
+    from voc.customers.repeats import repeat_candidates
+    from voc.pipeline.routing import contact_texts, reference_mean, routing_embed
+
+    ids = sorted(repeat_candidates(contacts, settings.customers.repeat_window_days))
+    if not ids:
+        return {}
+    embed, name = routing_embed(store, settings, write=write)
+    if embed is None:
+        return {}
+    texts = {i: t for i, t in contact_texts(store, store.interactions(ids=ids)).items() if t}
+    if not texts:
+        return {}
+    keys = sorted(texts)
+    matrix = np.asarray(embed([texts[k] for k in keys]), dtype=np.float32)
+    centre = reference_mean(name)
+    if centre is None:  # another embedder: centre on these contacts themselves
+        centre = matrix.mean(axis=0) if len(keys) >= 20 else np.zeros(matrix.shape[1], dtype=np.float32)
+    matrix = matrix - centre
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+    return dict(zip(keys, matrix, strict=True))
+
+
 def _until(store: Store, until: dt.date | None, today: dt.date | None) -> dt.date:
     """The end of the view: given, else the latest business date in the store, else the caller's today."""
     from voc.pipeline.runner import utcnow
@@ -90,7 +123,7 @@ def build_customer_report(store: Store, settings: Settings, run_date: dt.date) -
     from voc.customers.repeats import GROUPINGS
 
     cs = settings.customers
-    view = CustomerView(store, settings, run_date)
+    view = CustomerView(store, settings, run_date, write=True)
     since = run_date - dt.timedelta(days=cs.lookback_days - 1)
     # Contacts before the period are read too, so a contact on its first day can still be a repeat.
     contacts = view.contacts(since=since - dt.timedelta(days=cs.repeat_window_days), until=run_date)

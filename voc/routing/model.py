@@ -220,7 +220,8 @@ def training_fingerprints(
         TextClassifier.training_fingerprint(dep_examples, [d.id for d in departments], embedder_name, False, options,
                                             extra),
         TextClassifier.training_fingerprint(service_type_examples(service_specs, learned_service_types),
-                                            _service_labels(service_specs), embedder_name, True, options, extra),
+                                            _service_labels(service_specs), embedder_name, True,
+                                            _service_options(options), extra),
     )
 
 
@@ -229,6 +230,14 @@ def _department_training_set(departments: Sequence[Department], learned: Sequenc
     examples = department_examples(departments, learned)
     trust = keyword_trust(departments, examples)
     return _fade_overruled(examples, departments, trust), trust
+
+
+def _service_options(options: ClassifierOptions | None) -> ClassifierOptions:
+    """Service types fit one sigmoid per label (7x the fits of departments): 3 calibration folds are enough for a
+    Platt curve and halve the time of a refit."""
+    import dataclasses
+
+    return dataclasses.replace(options or ClassifierOptions(), calibration_folds=3)
 
 
 def _service_labels(specs: Sequence[ServiceTypeSpec]) -> list[str]:
@@ -264,5 +273,6 @@ def fit_routing_model(
     st_labels = _service_labels(service_specs)
     st_model = TextClassifier.fit(
         st_examples, st_labels, vecs(st_examples), embedder=embedder_name, multi_label=True,
-        evidence=service_cue_evidence([ex.text for ex in st_examples], st_labels), options=options, extra=extra)
+        evidence=service_cue_evidence([ex.text for ex in st_examples], st_labels),
+        options=_service_options(options), extra=extra)
     return RoutingModel(dep_model, st_model)

@@ -23,6 +23,7 @@ class PreviousRoute:
     run_date: dt.date
     finding_id: str = ""
     confirmed: bool = False
+    triaged: bool = False  # that night's members were not clear enough: the fallback held it, nothing to keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def decide_topic_route(
     best = labels[order[0]]
     basis = f"{members} member text{'s' if members != 1 else ''}" if members else "finding text"
     what = f"{basis}: {_top(labels, share)}"
-    if previous is not None and previous.department in labels:
+    if previous is not None and previous.department in labels and not previous.triaged:
         standing = previous.department
         have = float(share[list(labels).index(standing)])
         since = f"route of {previous.run_date.isoformat()}"
