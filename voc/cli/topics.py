@@ -203,7 +203,7 @@ def watch(
     from voc.pipeline.watch import watch as run_watch
 
     s = settings()
-    store = open_store(s)
+    store = open_store(s, create=True)
 
     def on_alert(a) -> None:
         if json_out:
