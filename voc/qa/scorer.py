@@ -271,6 +271,9 @@ def _unit_evidence(unit: Unit, call: _Call, label: str, verdict: str) -> dict[st
                           "probability": round(unit.probs.get(label, 0.0), 3), "unit": unit.kind, "verdict": verdict}
     if unit.kind == "sentence":
         ev["window"] = unit.text
+    # what was recognised (a phrase hit names its phrase; the model names the words it judged): evidence items
+    # always carry 'matched', as the --json shape promises
+    ev["matched"] = unit.text
     if len(utts) > 1:
         ev["idxs"] = [u.idx for u in utts]
     return ev
