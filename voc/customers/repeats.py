@@ -2,17 +2,18 @@
 
 A contact is a *repeat* when the same known customer had an earlier contact at most ``window_days`` business days
 before it (inclusive: 7 days later is a repeat with the default window, 8 days is not; the same day counts) about
-the same issue. The same issue means, in this order: the same topic; the same order (or product) attribute; texts
+the same issue. The same issue means, in this order: the same topic; the same order (or ticket) attribute; texts
 that mean the same (centred sentence vectors at or above ``text_similarity``); or, only when the texts cannot be
-compared, the same specific service type (repair, installation, maintenance). A broad service type such as
-``complaint`` never makes two contacts the same issue, two different topics are two issues, and praise never makes
-a repeat. Contacts without a customer id belong to nobody: they are never merged, never repeats, and are left out
+compared, the same product attribute or the same specific service type (repair, installation, maintenance). A broad
+service type such as ``complaint`` never makes two contacts the same issue, two different topics are two issues,
+and praise never makes a repeat. Contacts without a customer id belong to nobody: they are never merged, never repeats, and are left out
 of FCR.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -29,6 +30,9 @@ DEFAULT_ATTRIBUTE_KEYS = ("order_id", "product")
 # Centred e5 cosine: same-issue pairs of bench/routing/repeat_histories.yaml (calibration split) sit at 0.10-0.76,
 # different-issue pairs at -0.10-0.34 (0.34 a thank-you after a repair, which praise excludes anyway).
 DEFAULT_TEXT_SIMILARITY = 0.25
+# Attribute keys naming one transaction: equal values link two contacts by themselves. Other keys (product, batch)
+# link only when the texts cannot be compared: a customer's one fridge can break and be mis-billed in the same week.
+_IDENTITY_KEY = re.compile(r"order|ticket|case|订单|工单", re.IGNORECASE)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -55,11 +59,11 @@ def _same(a: Contact, b: Contact, match: Sequence[str], vectors: Mapping[str, np
         return None
     if "topic" in match and a.topic_id and a.topic_id == b.topic_id:
         return "topic"
-    if "attribute" in match:
-        for key in attribute_keys:
-            value = a.attributes.get(key)
-            if value and value == b.attributes.get(key):
-                return f"{key}={value}"
+    shared = [f"{key}={a.attributes[key]}" for key in attribute_keys if "attribute" in match
+              and a.attributes.get(key) and a.attributes.get(key) == b.attributes.get(key)]
+    for found in shared:
+        if _IDENTITY_KEY.search(found.split("=", 1)[0]):  # the same order or ticket is the same issue
+            return found
     if a.topic_id and b.topic_id:  # the topics stage put them in different topics: two issues
         return None
     va, vb = vectors.get(a.interaction_id), vectors.get(b.interaction_id)
@@ -68,7 +72,10 @@ def _same(a: Contact, b: Contact, match: Sequence[str], vectors: Mapping[str, np
             sim = float(np.dot(va, vb))
             if sim >= text_similarity:
                 return f"text {sim:.2f}"
-        return None  # the texts were compared and differ: a shared service type does not make them one issue
+        # The texts were compared and differ: one product (or a shared service type) can have two problems.
+        return None
+    if shared:  # a product with nothing else to compare
+        return shared[0]
     if ("service_type" in match and a.service_type and a.service_type == b.service_type
             and a.service_type in SPECIFIC_SERVICE_TYPES):
         return "service_type"
