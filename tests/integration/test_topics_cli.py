@@ -156,6 +156,8 @@ def test_fit_missing_file_is_a_usage_error(tmp_path) -> None:
 
 def test_list_on_an_empty_store_says_so(tmp_path) -> None:
     env = {"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}"}
+    assert _run(env, ["topics", "list", "--json"]).exit_code == 2  # a read command never creates the database
+    assert _run(env, ["init"]).exit_code == 0
     assert _json(env, ["topics", "list", "--json"]) == {"date": None, "registry_date": None, "topics": []}
     assert "no topics yet" in _run(env, ["topics", "list"]).stdout
 
