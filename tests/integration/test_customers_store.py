@@ -224,6 +224,8 @@ def test_cli_at_risk_and_outreach_json(cli_db):
 
 # ---- demo data ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # the customer view over all ~1,900 demo contacts (service types by meaning): ~40 s CPU;
+# make test still builds it each night of tests/e2e/test_demo_short.py
 def test_demo_inbox_shows_repeat_chain_and_batch_outreach(tmp_path):
     """The demo, with its reference themes standing in for the topics stage: U0007's chain across chat,
     ticket and call, and an X3 outreach list that finds the silent B2311 owners through earlier enquiries."""

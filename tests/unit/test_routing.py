@@ -183,6 +183,7 @@ def test_weigh_findings_ranks_by_value():
     assert ranked[0].customers == 2 and ranked[0].value_weight == pytest.approx(10.0)
 
 
+@pytest.mark.slow  # routes the 20 % CCKS dev split through the e5 classifier: minutes on 2 busy cores
 def test_ccks_dev_split_beats_majority(shared_data, router):
     """On the 20 % development split of CCKS (the part we may look at), routing beats the majority class."""
     import csv
