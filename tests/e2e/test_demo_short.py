@@ -1,9 +1,10 @@
 """The demo inbox through every stage for four nights, as ``voc run --from 2026-11-16 --date 2026-11-19`` runs it.
 
-The real Whisper base transcribes the four recordings of 2026-11-19 (wav, mp3, ogg; wideband and telephone),
-QA scores that night's seven calls, e5 topics, routing and digests run every night. The demo plants an X3
-air-conditioner leak from 2026-11-18: it must be raised on that night and not on the two before. This is the
-short end-to-end run of ``make test``; the 30-night run and its checks are in test_demo_30_days.py (slow).
+The real Whisper base transcribes two recordings of 2026-11-19 (a telephone wav with the agent on the left, an
+Opus ogg with the agent on the right; the night's other two recordings are left out of the copied inbox, which
+halves the Whisper time), QA scores that night's five calls, e5 topics, routing and digests run every night. The
+demo plants an X3 air-conditioner leak from 2026-11-18: it must be raised on that night and not on the two
+before. This is the short end-to-end run of ``make test``; the 30-night run is test_demo_30_days.py (slow).
 """
 
 from __future__ import annotations
@@ -26,15 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo"
 FIRST, LAST = dt.date(2026, 11, 16), dt.date(2026, 11, 19)
 LEAK_DAY = dt.date(2026, 11, 18)
-RECORDINGS = ("C001", "C002", "C003", "C004")  # the calls of 2026-11-19 that have audio (demo/inbox/calls.csv)
-CALLS = 7  # all calls of 2026-11-19: the four recordings and three external transcripts
+RECORDINGS = ("C001", "C004")  # 26 s and 68 s of stereo speech on 2026-11-19 (demo/inbox/calls.csv)
+LEFT_OUT = ("C002", "C003")  # the night's two other recordings (~140 s of speech)
+CALLS = 5  # the calls of 2026-11-19 in the copied inbox: two recordings and three external transcripts
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo-short")
-    shutil.copytree(DEMO / "inbox", tmp / "inbox")
+    shutil.copytree(DEMO / "inbox", tmp / "inbox", ignore=shutil.ignore_patterns(*(f"{c}.*" for c in LEFT_OUT)))
+    calls = tmp / "inbox" / "calls.csv"
+    rows = calls.read_text(encoding="utf-8").splitlines(keepends=True)
+    calls.write_text("".join(r for r in rows if not r.startswith(tuple(f"{c}," for c in LEFT_OUT))), encoding="utf-8")
     env = {"VOC_DATABASE_URL": f"sqlite:///{tmp / 'voc.db'}", "VOC_INBOX": str(tmp / "inbox"),
            "VOC_EXPORTS_DIR": str(tmp / "exports"),
            # where `make setup` assembles Whisper base (assembled there now if it is missing)
