@@ -65,7 +65,7 @@ bench-asr: setup
 	$(BIN)/python bench/asr/run.py
 
 bench-sentiment: setup
-	$(BIN)/python bench/sentiment/evaluate.py
+	$(BIN)/python bench/sentiment/lodo.py
 
 bench-topics: setup
 	$(BIN)/python bench/topics/bench_topics.py

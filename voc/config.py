@@ -68,9 +68,9 @@ class TextSettings(_Section):
 
 class SentimentSettings(_Section):
     backend: Literal["auto", "model", "e5-stack", "lexicon", "snownlp", "sentence-transformers"] = Field(
-        "auto", description="auto/model: shipped hashed n-gram model; e5-stack: that model stacked with an e5 head "
-                            "(+0.6-1.0 accuracy points on reviews, but only ~10-30 texts/s on 2 CPU cores; see bench/sentiment); lexicon; snownlp; "
-                            "sentence-transformers")
+        "auto", description="auto/model: shipped calibrated n-gram + lexicon model (hashlr+lex, picked by worst leave-one-domain-out accuracy); "
+                            "e5-stack: that model stacked with an e5 head (+0.6 worst-domain / +1.0 unseen-category accuracy points, "
+                            "but only ~6-10 texts/s on 2 CPU cores; see bench/sentiment); lexicon; snownlp; sentence-transformers")
     model_path: Path | None = Field(None, description="trained scorer artifact (e5-stack: the head npz); default: the one shipped in voc/sentiment")
     st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
     negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")

@@ -121,10 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = SentimentSettings()
     joined = ["，".join(t for r, t in d["turns"] if r == "customer") for d in dialogs]
     grades = [d["satisfaction"] for d in dialogs]
-    hashlr = LinearSentimentModel.load(SHIPPED_MODEL)
-    joined_scorers = {"hashlr (raw)": hashlr, "hashlr+cs (default)": ServiceDomainScorer(hashlr),
+    model = LinearSentimentModel.load(SHIPPED_MODEL)
+    default = f"{model.name}+cs (default)"
+    joined_scorers = {f"{model.name} (raw)": model, default: ServiceDomainScorer(model),
                       "lexicon": LexiconScorer(), "tfidf-lr baseline": TfidfBaseline(args.data_dir)}
-    call_scorers = {"hashlr+cs (default)": ServiceDomainScorer(hashlr), "lexicon+cs": ServiceDomainScorer(LexiconScorer())}
+    call_scorers = {default: ServiceDomainScorer(model), "lexicon+cs": ServiceDomainScorer(LexiconScorer())}
     if not args.skip_snownlp:
         from voc.sentiment.snownlp_scorer import SnowNLPScorer
 
@@ -133,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         from voc.sentiment.e5 import SHIPPED_HEAD, E5StackHead, E5StackScorer
 
         if SHIPPED_HEAD.is_file():
-            stack = E5StackScorer(hashlr, E5StackHead.load(SHIPPED_HEAD))
-            joined_scorers["hashlr+e5"] = stack
-            call_scorers["hashlr+e5+cs"] = ServiceDomainScorer(stack)
+            stack = E5StackScorer(model, E5StackHead.load(SHIPPED_HEAD))
+            joined_scorers[stack.name] = stack
+            call_scorers[f"{stack.name}+cs"] = ServiceDomainScorer(stack)
 
     columns: dict[str, list[float]] = {}
     for name, scorer in joined_scorers.items():

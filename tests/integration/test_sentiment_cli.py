@@ -119,7 +119,7 @@ def test_overview_counts_trajectories_and_escalations(store):
     got = sentiment_overview(store, SETTINGS.negative_threshold)
     assert got["calls"] == {"scored": 3, "improved": 1, "worsened": 1, "flat": 1, "escalations": 1}
     assert got["texts"] == {"scored": 2, "negative": 1, "escalations": 1}
-    assert got["scorers"] == {"hashlr+cs": 5}
+    assert got["scorers"] == {get_scorer(SETTINGS).name: 5}
     [esc] = got["escalated_calls"]
     assert esc["external_id"] == "C-worse" and esc["trajectory"] == "worsened" and esc["score"] < 0
     assert any("12315" in r for r in esc["reasons"])

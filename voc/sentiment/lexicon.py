@@ -62,6 +62,12 @@ def get_lexicon(folder: Path = DATA) -> Lexicon:
     return Lexicon.from_dir(folder)
 
 
+@functools.lru_cache(maxsize=1)
+def default_lexicon_scorer() -> LexiconScorer:
+    """The shipped lexicon's scorer, built once per process (models that stack the lexicon share it)."""
+    return LexiconScorer()
+
+
 class LexiconScorer:
     """Sum of word polarities (negated/intensified by the words before them), squashed with tanh."""
 

@@ -22,7 +22,13 @@ FORMAT = "voc-sentiment-hashlr/1"
 
 @dataclass
 class LinearSentimentModel:
-    """A linear model over hashed features; ``score`` returns 2 * P(positive) - 1."""
+    """A linear model over hashed features; ``score`` returns 2 * P(positive) - 1.
+
+    With ``calibration`` (a, b), P(positive) = sigmoid(a * decision + b + lexicon_weight * lexicon), where
+    ``lexicon`` is the voc lexicon's polarity in [-1, 1] (LexiconScorer): a logistic stacker fitted on out-of-fold
+    decisions (Platt scaling plus one domain-independent feature; bench/sentiment/lodo.py 'nblr-bal+lex'), so a
+    score is a calibrated probability and the lexicon carries the model where its n-grams have not been seen.
+    """
 
     config: FeatureConfig
     weights: np.ndarray  # (n_features,) float32
@@ -30,6 +36,8 @@ class LinearSentimentModel:
     idf: np.ndarray | None = None  # (n_features,) or None for plain tf
     meta: dict[str, Any] = field(default_factory=dict)
     name: str = "hashlr"
+    calibration: tuple[float, float] | None = None
+    lexicon_weight: float = 0.0
 
     def decision(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
@@ -37,9 +45,27 @@ class LinearSentimentModel:
         x = featurise(texts, self.config, self.idf)
         return np.asarray(x @ self.weights, dtype=np.float64) + self.bias
 
+    def calibrated(self, decision: np.ndarray, lexicon: np.ndarray | None = None) -> np.ndarray:
+        """Raw decision values (and lexicon polarities, when the model stacks them) -> P(positive)."""
+        z = np.asarray(decision, dtype=np.float64)
+        if self.calibration is not None:
+            a, b = self.calibration
+            z = a * z + b
+        if self.lexicon_weight:
+            if lexicon is None:
+                raise ValueError(f"{self.name}: this model stacks the lexicon; pass its polarities")
+            z = z + self.lexicon_weight * np.asarray(lexicon, dtype=np.float64)
+        return 1.0 / (1.0 + np.exp(-z))
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """P(positive) per text."""
-        return 1.0 / (1.0 + np.exp(-self.decision(texts)))
+        texts = list(texts)
+        lexicon = None
+        if self.lexicon_weight:
+            from voc.sentiment.lexicon import default_lexicon_scorer
+
+            lexicon = default_lexicon_scorer().score(texts)
+        return self.calibrated(self.decision(texts), lexicon)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return probability_to_score(self.predict_proba(list(texts)))
@@ -48,7 +74,12 @@ class LinearSentimentModel:
         """Write an npz of float16 weights/idf plus a JSON header; no pickled objects."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = {"format": FORMAT, "config": self.config.to_json(), "bias": float(self.bias), "meta": self.meta}
+        header = {"format": FORMAT, "config": self.config.to_json(), "bias": float(self.bias), "meta": self.meta,
+                  "name": self.name}
+        if self.calibration is not None:
+            header["calibration"] = [float(v) for v in self.calibration]
+        if self.lexicon_weight:
+            header["lexicon_weight"] = float(self.lexicon_weight)
         arrays: dict[str, np.ndarray] = {
             "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
             "weights": self.weights.astype(np.float16),
@@ -79,4 +110,10 @@ class LinearSentimentModel:
         if weights.shape != (config.n_features,):
             raise ValueError(f"{path}: weights shape {weights.shape} does not match {config.n_features} features")
         log.debug("loaded sentiment model %s (%s)", path, header.get("meta", {}).get("trained_on"))
-        return cls(config=config, weights=weights, bias=float(header["bias"]), idf=idf, meta=header.get("meta", {}))
+        calibration = header.get("calibration")  # absent in models written before calibration (issue 21)
+        if calibration is not None and len(calibration) != 2:
+            raise ValueError(f"{path}: calibration must be [a, b], got {calibration!r}")
+        return cls(config=config, weights=weights, bias=float(header["bias"]), idf=idf, meta=header.get("meta", {}),
+                   name=str(header.get("name", "hashlr")),
+                   calibration=None if calibration is None else (float(calibration[0]), float(calibration[1])),
+                   lexicon_weight=float(header.get("lexicon_weight", 0.0)))

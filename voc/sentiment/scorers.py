@@ -49,5 +49,5 @@ def _build(backend: str, model_path: Path | None, st_model: str | None) -> Score
 
 
 def get_scorer(settings: SentimentSettings) -> Scorer:
-    """The scorer ``settings`` ask for ('auto' = the shipped hashed n-gram model + customer-service rules)."""
+    """The scorer ``settings`` ask for ('auto' = the shipped calibrated n-gram + lexicon model + customer-service rules)."""
     return _build(settings.backend, settings.model_path, settings.st_model)

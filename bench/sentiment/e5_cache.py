@@ -1,0 +1,78 @@
+"""e5 vectors of the shared sentiment sets, cached under bench/sentiment/results/e5 (git-ignored, never shipped).
+
+Embedding all 29,752 texts costs ~20-30 min on one core, so it is done once, in resumable chunks:
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/sentiment/e5_cache.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from voc.sentiment.e5 import MAX_CHARS, embed  # noqa: E402
+from voc.sentiment.train import DATASETS, load_corpora  # noqa: E402
+
+CACHE = REPO / "bench" / "sentiment" / "results" / "e5"
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "sentiment"
+CHUNK = 1024
+log = logging.getLogger("e5_cache")
+
+
+def _key(texts: Sequence[str], max_chars: int) -> str:
+    return hashlib.sha256(("\x1f".join(texts) + f"|{max_chars}").encode("utf-8")).hexdigest()[:16]
+
+
+def cached_vectors(tag: str, texts: Sequence[str], max_chars: int = MAX_CHARS, compute: bool = True) -> np.ndarray | None:
+    """(len(texts), 384) e5 vectors, computed chunk by chunk and cached; None if absent and not ``compute``."""
+    texts = list(texts)
+    key = _key(texts, max_chars)
+    final = CACHE / f"{tag}-{key}.npy"
+    if final.is_file():
+        return np.load(final)
+    if not compute:
+        return None
+    CACHE.mkdir(parents=True, exist_ok=True)
+    parts = []
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), CHUNK):
+        chunk = texts[start : start + CHUNK]
+        part = CACHE / f"{tag}-{key}.part{start // CHUNK:03d}.npy"
+        if not part.is_file():
+            np.save(part, embed(chunk, max_chars))
+        parts.append(part)
+        done = min(start + CHUNK, len(texts))
+        log.info("e5 %s: %d/%d (%.0f s)", tag, done, len(texts), time.perf_counter() - t0)
+    out = np.concatenate([np.load(p) for p in parts])
+    np.save(final, out)
+    for p in parts:
+        p.unlink()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--datasets", default="waimai,shopping,hotel")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    names = [n for n in args.datasets.split(",") if n in DATASETS]
+    corpora = load_corpora(args.data_dir, 42, names)
+    for name in names:
+        x = cached_vectors(name, [r.text for r in corpora[name]])
+        log.info("%s: %s", name, x.shape)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
