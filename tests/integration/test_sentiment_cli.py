@@ -38,10 +38,14 @@ def test_file_json_is_one_array_aligned_with_lines_and_keeps_empty_lines(tmp_pat
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)  # the whole stdout is one JSON document
     assert isinstance(out, list) and len(out) == len(lines)
-    assert all(set(o) == {"label", "score"} and isinstance(o["score"], float) for o in out)
+    # label and score are the original interface; confidence and reason were added (issue 21), nothing removed
+    assert all(set(o) == {"label", "score", "confidence", "reason"} and isinstance(o["score"], float) for o in out)
+    assert all(0.5 <= o["confidence"] <= 1.0 and isinstance(o["reason"], str) for o in out)
+    assert out[0]["reason"] == "model" and out[0]["confidence"] > 0.8  # a clear review: the model, and sure
     assert all(o["label"] in ("pos", "neg", "neu") and -1.0 <= o["score"] <= 1.0 for o in out)
     assert [o["label"] for o in out] == ["pos", "neu", "neg", "neu", "neg", "neu"]
-    assert out[1] == {"label": "neu", "score": 0.0} and out[3] == {"label": "neu", "score": 0.0}
+    empty = {"label": "neu", "score": 0.0, "confidence": 0.5, "reason": "empty"}
+    assert out[1] == empty and out[3] == empty
     # the scores are the scorer's own (same scorer the pipeline uses), not a label lookup
     expected = get_scorer(SentimentSettings()).score([lines[0], lines[2]])
     assert out[0]["score"] == pytest.approx(float(expected[0]), abs=1e-4)

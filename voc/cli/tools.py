@@ -76,9 +76,11 @@ def sentiment(
     """Customer sentiment of a text, or of each line of a file, with the configured scorer.
 
     Score in [-1, 1] (negative .. positive); label neg / neu / pos by sentiment.negative_threshold and
-    positive_threshold. With --json: one array, one {"label", "score"} per input line (empty lines: neu, 0).
+    positive_threshold. With --json: one array, one {"label", "score", "confidence", "reason"} per input line
+    (empty lines: neu, 0, confidence 0.5, reason "empty"); confidence is the calibrated probability that the
+    polarity is right, reason "model" or the customer-service rule that set the score.
     """
-    from voc.pipeline.adhoc import escalation_words_in, get_scorer, label_for
+    from voc.pipeline.adhoc import escalation_words_in, get_scorer, label_for, predict_sentiment
 
     s = settings()
     if (text is None) == (file is None):
@@ -89,12 +91,14 @@ def sentiment(
     except (OSError, ValueError, ImportError) as exc:
         raise fail(f"sentiment scorer: {exc}") from None
     todo = [i for i, line in enumerate(lines) if line.strip()]
-    scores = [0.0] * len(lines)
-    for i, value in zip(todo, scorer.score([lines[i] for i in todo]) if todo else [], strict=True):
-        scores[i] = round(max(-1.0, min(1.0, float(value))), 4)
+    scores, sure, reasons = [0.0] * len(lines), [0.5] * len(lines), ["empty"] * len(lines)
+    for i, pred in zip(todo, predict_sentiment(scorer, [lines[i] for i in todo]) if todo else [], strict=True):
+        scores[i] = round(max(-1.0, min(1.0, float(pred.score))), 4)
+        sure[i], reasons[i] = round(float(pred.confidence), 4), pred.reason
     labels = [SHORT_LABELS[label_for(v, s.sentiment.negative_threshold, s.sentiment.positive_threshold)] for v in scores]
     if json_out:
-        emit_json([{"label": lab, "score": v} for lab, v in zip(labels, scores, strict=True)])
+        emit_json([{"label": lab, "score": v, "confidence": c, "reason": r}
+                   for lab, v, c, r in zip(labels, scores, sure, reasons, strict=True)])
         return
     if text is not None:
         words = escalation_words_in(text)

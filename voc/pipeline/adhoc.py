@@ -17,12 +17,14 @@ from voc.qa import ScriptError, load_scripts
 from voc.qa import score_call as score_qa
 from voc.routing import DepartmentConfigError, build_router, load_departments, route_texts
 from voc.sentiment import escalation_words_in, get_scorer, label_for
+from voc.sentiment import predict as predict_sentiment
 from voc.text import normalize, redact, redact_lines, segment
 from voc.transcribe import AudioError, ModelError, get_engine, role_swap_warning, transcript_to_json
 from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
 from voc.transcribe.models import fetch_default_model, list_models
 
 __all__ = [
+    "predict_sentiment",
     "AudioError",
     "DepartmentConfigError",
     "ModelError",
