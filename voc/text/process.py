@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from voc.config import TextSettings
 from voc.records import Utterance
+from voc.text.itn import inverse_normalize
 from voc.text.normalize import normalize
 from voc.text.redact import redact
 from voc.text.segment import get_stopwords, get_tokenizer, segment
@@ -62,12 +63,13 @@ def make_cleaner(settings: TextSettings) -> Callable[[str], str]:
 
 
 def redact_utterances(utterances: Sequence[Utterance], settings: TextSettings) -> tuple[list[Utterance], dict[str, int]]:
-    """Normalise + redact each utterance; word timings are kept only where nothing was redacted.
+    """Normalise (spoken numbers to digits: :mod:`voc.text.itn`) + redact each utterance; word timings are kept only
+    where the text did not change.
 
     Returns new utterances and the PII counts by type."""
     out, pii = [], {}
     for u in utterances:
-        text = normalize(u.text)
+        text = inverse_normalize(normalize(u.text))
         if settings.redact:
             r = redact(text, settings)
             text = r.text
