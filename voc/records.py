@@ -34,6 +34,19 @@ class Channel(enum.StrEnum):
     OTHER = "other"
 
 
+def visible_id(external_id: str | None, interaction_id: str) -> str:
+    """The one id a person sees and types for a contact: the source's call id or record id (``C009``, the chat's own
+    id), or the internal id (``call-eaab3f11…``, a content hash) when the source gave none. The internal id stays a
+    detail: every command that takes an id accepts both."""
+    return external_id or interaction_id
+
+
+def contact_label(channel: str, contact_id: str) -> str:
+    """A contact id with its kind in front (``call C009``, ``chat T00152``) for text where topic ids (``T0013``) may
+    appear next to it."""
+    return f"{channel} {contact_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Interaction:
     """One customer contact: a call recording, a chat, a ticket or a review."""
@@ -55,6 +68,11 @@ class Interaction:
     attributes: dict[str, Any] = field(default_factory=dict)  # product, order, region, ...
     # the body's original length when only its first limits.max_text_chars characters were kept for analysis
     text_truncated_from: int | None = None
+
+    @property
+    def contact_id(self) -> str:
+        """The id people see and type for this contact (see :func:`visible_id`)."""
+        return visible_id(self.external_id, self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,25 @@ class Utterance:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     words: tuple[Word, ...] = ()
+    # How sure the recogniser was, 0..1 (None for typed text): given, or derived from avg_logprob and
+    # no_speech_prob by asr_confidence() when the record is built (so stored and older transcripts have one too).
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.confidence is None and self.avg_logprob is not None:
+            object.__setattr__(self, "confidence", asr_confidence(self.avg_logprob, self.no_speech_prob))
+
+
+def asr_confidence(avg_logprob: float, no_speech_prob: float | None = None) -> float:
+    """An utterance's recognition confidence: exp(avg_logprob), the geometric mean of its tokens' probabilities,
+    times (1 - no_speech_prob), the model's belief that the window holds speech; rounded to 4 places.
+
+    A word's confidence is its own probability (``Word.probability``). See voc/transcribe/README.md for how the
+    number relates to errors on the shared clips."""
+    import math
+
+    p = math.exp(min(0.0, avg_logprob)) * (1.0 - min(1.0, max(0.0, no_speech_prob or 0.0)))
+    return round(p, 4)
 
 
 @dataclass(frozen=True, slots=True)

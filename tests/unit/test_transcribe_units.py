@@ -146,3 +146,28 @@ def test_external_json_errors_name_the_field(bad, message):
 def test_cer_normalises_punctuation_and_script():
     assert cer("招会Java的人，不招都会别的。", "招会java的人 不招都会別的") == 0.0
     assert cer("瑞福园茂名店", "瑞福园名店") == pytest.approx(1 / 6)
+
+
+def test_utterance_confidence_from_log_probabilities():
+    sure = Utterance("c1", 0, Role.AGENT, 0.0, 1.0, "您好", avg_logprob=-0.1, no_speech_prob=0.01)
+    unsure = Utterance("c1", 1, Role.AGENT, 1.0, 2.0, "锐服圆", avg_logprob=-1.2, no_speech_prob=0.3)
+    assert sure.confidence == pytest.approx(0.8958, abs=1e-4)  # exp(-0.1) * 0.99
+    assert unsure.confidence == pytest.approx(0.2108, abs=1e-4)  # exp(-1.2) * 0.7
+    assert 0.0 <= unsure.confidence < sure.confidence <= 1.0
+    # typed text has no recogniser scores and so no confidence; an explicit one is kept
+    assert utt(0, Role.CUSTOMER, 0, 0, "你好").confidence is None
+    assert Utterance("c1", 0, Role.AGENT, 0, 1, "x", avg_logprob=-0.1, confidence=0.5).confidence == 0.5
+
+
+def test_confidence_in_transcript_json_round_trip():
+    data = {"call_id": "C1", "utterances": [
+        {"role": "agent", "start": 0, "end": 1, "text": "您好", "avg_logprob": -0.2, "no_speech_prob": 0.0},
+        {"role": "customer", "start": 1, "end": 2, "text": "嗯", "confidence": 0.4},
+        {"role": "customer", "start": 2, "end": 3, "text": "我要退款"},
+    ]}
+    t = transcript_from_json(data)
+    assert [u.confidence for u in t.utterances] == [pytest.approx(0.8187, abs=1e-4), 0.4, None]
+    out = transcript_to_json(t)["utterances"]
+    assert [u["confidence"] for u in out] == [t.utterances[0].confidence, 0.4, None]
+    with pytest.raises(TranscriptFormatError, match=r"utterances\[0\]\.confidence"):
+        transcript_from_json({"call_id": "C1", "utterances": [{"start": 0, "end": 1, "text": "x", "confidence": 1.5}]})

@@ -6,6 +6,7 @@ Shape (extra keys allowed and ignored)::
      "duration_s": 63.0,                       # optional; default = last utterance end
      "utterances": [{"role": "agent"|"customer"|"unknown", "start": 0.4, "end": 3.1,
                      "text": "您好，这里是…", "avg_logprob": -0.2, "no_speech_prob": 0.01,   # optional
+                     "confidence": 0.8,        # optional, 0..1; default derived from avg_logprob/no_speech_prob
                      "words": [{"start", "end", "word", "probability"}]}],                   # optional
      "metrics": {CallMetrics fields},          # optional; computed from utterances when absent
      "dropped": [{"start", "end", "text", "reason", …}],   # optional
@@ -43,6 +44,7 @@ def transcript_to_json(t: Transcript) -> dict[str, Any]:
                 "text": u.text,
                 "avg_logprob": u.avg_logprob,
                 "no_speech_prob": u.no_speech_prob,
+                "confidence": u.confidence,
                 "words": [to_dict(w) for w in u.words],
             }
             for u in t.utterances
@@ -59,6 +61,13 @@ def _number(value: Any, where: str, optional: bool = False) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TranscriptFormatError(f"{where}: expected a number, got {value!r}")
     return float(value)
+
+
+def _confidence(value: Any, where: str) -> float | None:
+    conf = _number(value, where, optional=True)
+    if conf is not None and not 0.0 <= conf <= 1.0:
+        raise TranscriptFormatError(f"{where}: expected a number from 0 to 1, got {conf}")
+    return conf
 
 
 def transcript_from_json(
@@ -109,12 +118,13 @@ def transcript_from_json(
             )
         rows.append(
             (start, end, role, text, _number(raw.get("avg_logprob"), f"{where}.avg_logprob", optional=True),
-             _number(raw.get("no_speech_prob"), f"{where}.no_speech_prob", optional=True), tuple(words))
+             _number(raw.get("no_speech_prob"), f"{where}.no_speech_prob", optional=True), tuple(words),
+             _confidence(raw.get("confidence"), f"{where}.confidence"))
         )
     rows.sort(key=lambda r: (r[0], r[1]))
     utterances = tuple(
-        Utterance(iid, idx, role, start, end, text, lp, nsp, words)
-        for idx, (start, end, role, text, lp, nsp, words) in enumerate(rows)
+        Utterance(iid, idx, role, start, end, text, lp, nsp, words, conf)
+        for idx, (start, end, role, text, lp, nsp, words, conf) in enumerate(rows)
     )
     duration = _number(d.get("duration_s"), f"{source}: duration_s", optional=True)
     metrics_raw = d.get("metrics")
