@@ -55,7 +55,7 @@ def _call(ext: str, wav: Path, n: int) -> Interaction:
         id=f"call-{ext.lower()}", channel=Channel.CALL, business_date=DAY - dt.timedelta(days=n % 2),
         content_hash=f"hash-{ext}", external_id=ext, source_path=str(wav),
         started_at=dt.datetime(2026, 11, 20, 9, n, tzinfo=dt.UTC), queue="retail_after_sales", agent_id="A102",
-        customer_id=f"U{n:04d}", customer_tier="gold", customer_value=1000.0,
+        customer_id=f"U{max(n, 1):04d}", customer_tier="gold",  # C100 and C101: one customer, a repeat chain customer_value=1000.0,
         attributes={"product": "W7滚筒洗衣机", "contact_phone": PLANTED_PHONE},
     )
 
@@ -64,7 +64,8 @@ def seed(root: Path, db_url: str | None = None, schema: str | None = None) -> Se
     root.mkdir(parents=True, exist_ok=True)
     exports = root / "exports"
     settings = load_settings(environ={}, database_url=db_url or f"sqlite:///{root / 'voc.db'}", exports_dir=str(exports),
-                             inbox=str(root / "inbox"), web={"secret_key": "test-secret-key-not-for-production"})
+                             inbox=str(root / "inbox"), web={"secret_key": "test-secret-key-not-for-production"},
+                             routing={"embedder": "none"})
     store = Store.open(settings.db_url, schema=schema)
     queue = ReviewQueue(store.db)
     wav = write_tone_wav(root / "inbox" / "recordings" / "C100.wav", seconds=8.0, rate=8000, channels=1)
@@ -98,6 +99,10 @@ def seed(root: Path, db_url: str | None = None, schema: str | None = None) -> Se
     write_jsonl(root / "inbox" / "text" / "chats.jsonl", [{
         "id": "T900", "channel": "chat", "created_at": "2026-11-20T10:00:00+08:00", "customer_id": "U9000",
         "text": f"我的电话是{PLANTED_PHONE}，快递三天没到，请尽快处理", "product": "R5电饭煲", "phone": PLANTED_PHONE,
+    }, {  # a customer who owns the leaking washer but has not complained: the outreach list finds her
+        "id": "T901", "channel": "chat", "created_at": "2026-11-19T15:00:00+08:00", "customer_id": "U9001",
+        "customer_tier": "vip", "text": "请问洗衣机的保修期是多久", "product": "W7滚筒洗衣机",
+        "region": "=HYPERLINK(\"http://x\",\"点我\")",  # a hostile cell: the CSV must keep it inert
     }])
     from voc.pipeline import ingest_inbox
 
@@ -114,17 +119,27 @@ def seed(root: Path, db_url: str | None = None, schema: str | None = None) -> Se
                           status="active", created_on=DAY - dt.timedelta(days=1), last_seen=DAY, state={}))
         for ext, day, sim in (("C101", DAY - dt.timedelta(days=1), 0.95), ("C100", DAY, 0.97), ("C102", DAY, 0.96)):
             sess.add(TopicAssignmentRow(interaction_id=calls[ext], topic_id="t0001", similarity=sim, business_date=day))
-    finding = Finding("f-t0001", "emerging_topic", DAY, "新话题：洗衣机漏水", "3 calls in 2 days", "t0001", 3, 3, 3.0,
-                      ("洗衣机漏水了",), tuple(calls.values()))
-    store.replace_findings(DAY, ["emerging_topic"], [finding])
-    store.replace_routes([Route("f-t0001", "after_sales", 0.8, "keyword 漏水")])
+        # a second topic, about deliveries, that the router sent to after-sales: the owner re-routes it
+        sess.add(TopicRow(id="t0002", label="快递延误", keywords=["快递", "没到"], examples=["快递三天没到"], size=1,
+                          status="active", created_on=DAY, last_seen=DAY, state={}))
+        sess.add(TopicAssignmentRow(interaction_id=chat_id, topic_id="t0002", similarity=0.9, business_date=DAY))
+    finding = Finding("f-t0001", "emerging_topic", DAY, "新话题：洗衣机漏水", "3 calls in 2 days (C100, C102)", "t0001",
+                      3, 3, 3.0, ("洗衣机漏水了",), tuple(calls.values()))
+    misrouted = Finding("f-t0002", "emerging_topic", DAY, "新话题：快递延误", "1 chat (T900)", "t0002", 1, 1, 1.0,
+                        ("快递三天没到",), (chat_id,))
+    qa = Finding("qa:closing", "qa_pattern", DAY, "结束语缺失", "3 calls missed the closing", None, 3, 2, 2.0, (),
+                 tuple(calls.values()))
+    store.replace_findings(DAY, ["emerging_topic"], [finding, misrouted])
+    store.replace_findings(DAY, ["qa_pattern"], [qa])
+    store.replace_routes([Route("f-t0001", "after_sales", 0.8, "keyword 漏水"),
+                          Route("f-t0002", "after_sales", 0.4, "keyword 没到"),
+                          Route("qa:closing", "customer_service", 0.9, "QA pattern")])
     run_id = store.start_run(DAY, ["ingest", "qa"], "test")
     store.finish_run(run_id, "done")
 
-    from voc.report import DigestData, write_digests
+    from voc.pipeline.report import run as report
 
-    write_digests(DigestData(DAY, [finding], [Route("f-t0001", "after_sales", 0.8, "keyword 漏水")]),
-                  exports / DAY.isoformat(), formats=("html",))
+    report(store, settings, DAY)  # the real report stage: digests, overview, customer exports
     outside = root / "secret.txt"
     outside.write_text("not for the web", encoding="utf-8")
 

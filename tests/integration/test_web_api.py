@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -316,3 +317,162 @@ def test_cli_users(tmp_path, monkeypatch):
     rows = json.loads(runner.invoke(app, ["users", "list", "--json"], env=env).output)
     assert [(u["name"], u["role"], u["api_token"]) for u in rows] == [("amy", "reviewer", True)]
     assert "s3cret-pass" not in (tmp_path / "u.db").read_bytes().decode("latin-1")
+
+
+# ---- issue 19: the department owner's loop, digests in the app, the reviewer's next item, runs ----------------------
+def test_owner_inbox_shows_her_department_only(web):
+    s, c = web
+    olga, sam = bearer(s, "olga"), bearer(s, "sam")
+    mine = c.get("/api/findings", headers=olga).json()
+    assert mine["date"] == "2026-11-20" and mine["department"] == "after_sales"
+    assert sorted(f["id"] for f in mine["findings"]) == ["f-t0001", "f-t0002"]
+    leak = next(f for f in mine["findings"] if f["id"] == "f-t0001")
+    assert [x["visible_id"] for x in leak["contacts"]] == ["C100", "C101", "C102"]  # visible ids, not hashes
+    everything = c.get("/api/findings", headers=sam).json()["findings"]
+    assert {f["id"] for f in everything} == {"f-t0001", "f-t0002", "qa:closing"}
+    assert c.get("/api/findings/qa:closing", headers=olga).status_code == 403  # customer service's, not hers
+    assert c.get("/api/findings/nope", headers=sam).status_code == 404
+    detail = c.get("/api/findings/f-t0001", headers=olga).json()
+    assert detail["contacts"][0]["preview"].startswith("我的洗衣机漏水了")  # redacted text preview
+    assert [e["customer_id"] for e in detail["outreach"]["entries"]] == ["U9001", "U0001", "U0002"]
+    login(c, "olga")
+    page_html = c.get("/findings").text
+    assert "f-t0002" in page_html and "qa:closing" not in page_html
+
+
+def test_reroute_needs_a_reason_and_feeds_route_memory_and_examples(web):
+    from typer.testing import CliRunner
+
+    from voc.cli import app
+    from voc.store import routing_examples as rx
+
+    s, c = web
+    olga = bearer(s, "olga")
+    r = c.post("/api/findings/f-t0002/route", headers=olga, json={"department": "logistics"})
+    assert r.status_code == 422 and "needs a reason" in r.json()["detail"]
+    r = c.post("/api/findings/f-t0002/route", headers=olga, json={"department": "nosuch", "reason": "x"})
+    assert r.status_code == 422 and "unknown department" in r.json()["detail"]
+    assert c.post("/api/findings/f-t0002/route", headers=bearer(s, "alice"),
+                  json={"department": "logistics", "reason": "快递"}).status_code == 403  # reviewers do not route
+    assert c.post("/api/findings/qa:closing/route", headers=olga,
+                  json={"department": "after_sales", "reason": "mine"}).status_code == 403
+    # through the form, as in the browser
+    token = login(c, "olga")
+    r = c.post("/findings/f-t0002/route", data={"csrf_token": token, "department": "logistics",
+                                                "reason": "快递没到是物流的事"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/findings"  # it left her inbox
+    [route] = s.store.routes(["f-t0002"])
+    assert route.department == "logistics" and "corrected from after_sales by olga: 快递没到是物流的事" in route.reason
+    assert s.store.route_memory()["t0002"] == {"logistics": 1}  # the next nights route the topic there
+    prev = rx.previous_topic_routes(s.store, ["t0002"], dt.date(2026, 11, 21))  # what the next night starts from
+    assert prev["t0002"]["department"] == "logistics" and prev["t0002"]["confirmed"]
+    learned = [e for e in rx.examples(s.store) if e.finding_id == "f-t0002"]
+    assert learned and all(e.labels == ("logistics",) and e.source == "correction" and e.created_by == "olga"
+                           for e in learned)
+    assert "快递三天没到" in learned[0].text
+    assert c.get("/api/findings/f-t0002", headers=olga).status_code == 403
+    # the CLI sees the change
+    out = CliRunner().invoke(app, ["findings", "list", "--date", "2026-11-20", "--json"],
+                             env={"VOC_DATABASE_URL": s.settings.db_url})
+    assert out.exit_code == 0, out.output
+    rows = {f["id"]: f for f in json.loads(out.output)}
+    assert rows["f-t0002"]["department"] == "logistics"
+    # confirming her own finding needs no reason
+    r = c.post("/api/findings/f-t0001/route", headers=olga, json={"department": "after_sales"})
+    assert r.status_code == 200 and "confirmed by olga" in r.json()["reason"]
+
+
+def test_outreach_csv_has_a_bom_and_inert_cells(web):
+    import csv
+    import io
+
+    s, c = web
+    login(c, "olga")
+    for path in ("/findings/f-t0001/outreach.csv", "/digests/2026-11-20/departments/after_sales_outreach.csv"):
+        r = c.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), path
+        assert "attachment" in r.headers["content-disposition"]
+        assert r.content.startswith(b"\xef\xbb\xbf"), path  # UTF-8 BOM: Excel reads the Chinese right
+        rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+        first = next(x for x in rows if x["customer_id"] == "U9001")
+        assert first["status"] == "exposed" and first["region"].startswith("'=HYPERLINK"), path  # not a formula
+        assert {x["customer_id"] for x in rows} >= {"U9001", "U0001", "U0002"}
+    assert c.get("/digests/2026-11-20/departments/customer_service_outreach.csv").status_code == 403
+    assert c.get("/findings/qa:closing/outreach.csv").status_code == 403
+
+
+def test_customer_page_and_at_risk_list(web):
+    s, c = web
+    olga = bearer(s, "olga")
+    one = c.get("/api/customers/U0001", headers=olga).json()
+    assert [x["visible_id"] for x in one["contacts"]] == ["C101", "C100"]
+    assert one["chains"][0]["visible"] == ["C101", "C100"] and one["contacts"][1]["repeat_of_visible"] == "C101"
+    assert one["risk"]["reasons"] and one["contacts"][0]["excerpt"].startswith("我的洗衣机漏水了")
+    assert c.get("/api/customers/U4242", headers=olga).status_code == 404
+    ranked = c.get("/api/customers/at-risk", headers=olga).json()["customers"]
+    assert ranked[0]["customer_id"] == "U0001" and ranked[0]["rank"] == 1
+    login(c, "olga")
+    html = c.get("/customers/U0001").text
+    assert "C101 → C100" in html and 'href="/topics/t0001"' in html
+    assert 'href="/customers/U0001"' in c.get("/customers").text
+    assert PLANTED_PHONE not in c.get("/customers/U9000").text
+
+
+def test_digests_render_in_the_app_with_links(web):
+    s, c = web
+    login(c, "sam")
+    html = c.get("/digests/2026-11-20/view/after_sales").text
+    assert 'href="/queue"' in html  # the app's navigation
+    assert f'<a href="/calls/{s.calls["C100"]}">C100</a>' in html  # call ids link to their pages
+    assert '<a href="/topics/t0001">t0001</a>' in html
+    assert 'href="/digests/2026-11-20/departments/after_sales_outreach.csv"' in html
+    overview = c.get("/digests/2026-11-20/view").text
+    assert "share negative" in overview and "sent to review" in overview and "negative_share" not in overview
+    login(c, "olga")
+    assert c.get("/digests/2026-11-20/view").status_code == 200
+    assert c.get("/digests/2026-11-20/view/customer_service").status_code in (403, 404)
+    owner_html = c.get("/digests/2026-11-20/view/after_sales").text
+    assert '<a href="/customers/U0001#c-call-c100">C100</a>' in owner_html  # owners: the customer's page
+
+
+def test_digest_fragment_keeps_only_safe_markup():
+    from voc.web.linking import digest_fragment
+
+    raw = ('<html><head><title>x</title><style>body{}</style></head><body><h1 onclick="x()">T <b>C100</b></h1>'
+           '<script>alert(1)</script><a href="javascript:alert(1)">link</a><img src=x onerror=alert(1)>'
+           '<p class="why" style="color:red">&lt;script&gt; ok</p><div></body>')
+    out = digest_fragment(raw, lambda t: "/calls/c-1" if t == "C100" else None)
+    assert out == ('<h1>T <b><a href="/calls/c-1">C100</a></b></h1>link'
+                   '<p class="why">&lt;script&gt; ok</p><div></div>')
+
+
+def test_reviewer_lands_on_the_next_item_after_resolving(web):
+    s, c = web
+    token = login(c, "alice")
+    queue_html = c.get("/queue").text
+    assert "<th>Agent</th>" in queue_html and "A102" in queue_html and "<kbd>c</kbd>" in queue_html
+    top = c.get("/api/queue", params={"status": "open"}).json()["items"][0]
+    r = c.post(f"/queue/{top['id']}/claim", data={"csrf_token": token}, follow_redirects=False)
+    assert r.headers["location"] == f"/calls/{top['interaction_id']}"
+    call_html = c.get(r.headers["location"]).text
+    assert "<kbd>r</kbd> resolve" in call_html and 'id="next-item"' in call_html
+    r = c.post(f"/calls/{top['interaction_id']}/action", data={"csrf_token": token, "action": "resolve"},
+               follow_redirects=False)
+    nxt = c.get("/api/queue", params={"status": "open"}).json()["items"][0]
+    assert r.status_code == 303 and r.headers["location"] == f"/calls/{nxt['interaction_id']}"
+    assert "this is the next open item" in c.get(r.headers["location"]).text
+    # the visible id opens the call too
+    assert c.get("/calls/C100", follow_redirects=False).headers["location"] == f"/calls/{s.calls['C100']}"
+
+
+def test_runs_page_is_a_summary_in_the_configured_timezone(web):
+    from voc.web.views import human_duration, human_time
+
+    s, c = web
+    assert human_time("2026-11-20T01:02:03+00:00", "Asia/Shanghai") == "2026-11-20 09:02:03"
+    assert (human_duration(4.25), human_duration(75), human_duration(3725)) == ("4.2 s", "1 min 15 s", "1 h 02 min")
+    login(c, "sam")
+    html = c.get("/runs").text
+    assert '<table class="grid" id="runs">' in html and "<details>" in html and "Asia/Shanghai" in html
+    assert re.search(r"<td>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} <small", html)
+    assert "+00:00" not in html

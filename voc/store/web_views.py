@@ -22,13 +22,17 @@ from voc.store.schema import (
     RouteRow,
     TopicAssignmentRow,
     TopicRow,
+    UtteranceRow,
 )
 
 __all__ = [
-    "QueueFilter", "QueueRow", "TopicCall", "TopicDetail", "TopicFinding", "TopicInfo", "TopicRoute", "TopicSummary",
+    "PREVIEW_CHARS", "KnownId", "QueueFilter", "QueueRow", "TopicCall", "TopicDetail", "TopicFinding", "TopicInfo",
+    "TopicRoute", "TopicSummary", "contact_previews", "known_ids", "next_open_item", "note_route_reason",
     "queue_choices", "queue_rows", "recording_source", "review_for_interaction", "review_item", "topic_detail",
     "topic_summaries",
 ]
+
+PREVIEW_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,16 @@ class TopicCall:
     external_id: str | None
     business_date: dt.date
     similarity: float
+    preview: str | None = None  # the start of the (redacted) text: the customer's words first
+
+
+@dataclass(frozen=True, slots=True)
+class KnownId:
+    """A visible id met in generated text (a digest) and what it is."""
+
+    kind: str  # contact | topic | customer
+    target: str  # interaction id, topic id or customer id
+    customer_id: str | None = None  # a contact's customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +198,16 @@ def queue_choices(store: Store) -> tuple[list[str], list[str]]:
     return queues, sorted(reasons)
 
 
+def next_open_item(store: Store, *, after: int | None = None) -> ReviewItem | None:
+    """The highest-priority open item (other than ``after``): where a reviewer goes after resolving one."""
+    q = select(QAReviewRow).where(QAReviewRow.status == OPEN)
+    if after is not None:
+        q = q.where(QAReviewRow.id != after)
+    with store.db.session() as s:
+        row = s.scalars(q.order_by(QAReviewRow.priority.desc(), QAReviewRow.id).limit(1)).first()
+        return _item(row) if row is not None else None
+
+
 def review_item(store: Store, item_id: int) -> ReviewItem | None:
     with store.db.session() as s:
         row = s.get(QAReviewRow, item_id)
@@ -247,6 +271,7 @@ def topic_detail(store: Store, topic_id: str) -> TopicDetail | None:
         t = s.get(TopicRow, topic_id)
         if t is None:
             return None
+        t_info = _topic(t)
         daily = [(d, n) for d, n in s.execute(
             select(TopicAssignmentRow.business_date, func.count()).where(TopicAssignmentRow.topic_id == topic_id)
             .group_by(TopicAssignmentRow.business_date).order_by(TopicAssignmentRow.business_date))]
@@ -257,4 +282,62 @@ def topic_detail(store: Store, topic_id: str) -> TopicDetail | None:
             .where(TopicAssignmentRow.topic_id == topic_id)
             .order_by(TopicAssignmentRow.business_date.desc(), TopicAssignmentRow.similarity.desc())
             .limit(20))]
-        return TopicDetail(_topic(t), daily, _topic_findings(s, topic_id), calls, _routes_by_topic(s).get(topic_id))
+    previews = contact_previews(store, [c.interaction_id for c in calls])
+    calls = [TopicCall(c.interaction_id, c.external_id, c.business_date, c.similarity, previews.get(c.interaction_id))
+             for c in calls]
+    with store.db.session() as s:
+        return TopicDetail(t_info, daily, _topic_findings(s, topic_id), calls, _routes_by_topic(s).get(topic_id))
+
+
+# ---- contacts: previews, ids met in digests, route notes --------------------------------------------
+def contact_previews(store: Store, interaction_ids: list[str], chars: int = PREVIEW_CHARS) -> dict[str, str]:
+    """The start of each contact's stored (redacted) text; for a call, its customer's utterances (else all)."""
+    ids = sorted(set(interaction_ids))
+    if not ids:
+        return {}
+    out: dict[str, str] = {}
+    with store.db.session() as s:
+        for iid, text in s.execute(select(InteractionRow.id, InteractionRow.text).where(InteractionRow.id.in_(ids))):
+            if text and text.strip():
+                out[iid] = text.strip()
+        rest = [i for i in ids if i not in out]
+        lines: dict[str, list[tuple[bool, int, str]]] = {}
+        if rest:
+            for iid, idx, role, text in s.execute(
+                    select(UtteranceRow.interaction_id, UtteranceRow.idx, UtteranceRow.role, UtteranceRow.text)
+                    .where(UtteranceRow.interaction_id.in_(rest))):
+                lines.setdefault(iid, []).append((role != "customer", idx, text))
+        for iid, got in lines.items():
+            customer = [t for other, _, t in sorted(got) if not other]
+            out[iid] = " ".join(customer or [t for _, _, t in sorted(got, key=lambda x: x[1])])
+    return {k: v if len(v) <= chars else v[: chars - 1] + "…" for k, v in out.items()}
+
+
+def known_ids(store: Store, tokens: set[str]) -> dict[str, KnownId]:
+    """Which of ``tokens`` are contact ids (external ids first, then internal ones), topic ids or customer ids."""
+    if not tokens:
+        return {}
+    keys = sorted(tokens)[:5000]
+    out: dict[str, KnownId] = {}
+    with store.db.session() as s:
+        for cid in s.scalars(select(InteractionRow.customer_id).where(InteractionRow.customer_id.in_(keys)).distinct()):
+            out[cid] = KnownId("customer", cid)
+        for tid in s.scalars(select(TopicRow.id).where(TopicRow.id.in_(keys))):
+            out[tid] = KnownId("topic", tid)
+        rows = s.execute(select(InteractionRow.id, InteractionRow.external_id, InteractionRow.customer_id)
+                         .where(or_(InteractionRow.external_id.in_(keys), InteractionRow.id.in_(keys))))
+        for iid, ext, cust in rows:
+            for key in (iid, ext):
+                if key in tokens:
+                    out[key] = KnownId("contact", iid, cust)
+    return out
+
+
+def note_route_reason(store: Store, finding_id: str, note: str) -> str | None:
+    """Add a person's reason to a finding's route reason (after a confirm or correction); the new reason."""
+    with store.db.session() as s:
+        row = s.get(RouteRow, finding_id)
+        if row is None:
+            return None
+        row.reason = f"{row.reason}: {note}"[:2000]
+        return row.reason

@@ -279,8 +279,9 @@ def topic_detail(store: Store, topic_id: str) -> dict[str, Any]:
         **_topic_head(d.topic), "examples": list(d.topic.examples), "route": _route(d.route),
         "daily": [{"date": _iso(day), "count": n} for day, n in fill_days(d.daily)],
         "findings": findings,
-        "interactions": [{"id": c.interaction_id, "external_id": c.external_id, "business_date": _iso(c.business_date),
-                          "similarity": round(c.similarity, 3)} for c in d.calls],
+        "interactions": [{"id": c.interaction_id, "external_id": c.external_id,
+                          "visible_id": c.external_id or c.interaction_id, "business_date": _iso(c.business_date),
+                          "similarity": round(c.similarity, 3), "preview": c.preview} for c in d.calls],
     }
 
 
@@ -324,9 +325,11 @@ def digest_dates(exports_dir: Path, user: User) -> list[dict[str, Any]]:
     return out
 
 
-def digest_file(exports_dir: Path, user: User, date: str, department: str | None) -> Path:
-    """The digest HTML for a date (overview, or one department). Names are checked, and the resolved
-    path must stay inside ``exports_dir``: no traversal, no symlinks out."""
+def digest_file(exports_dir: Path, user: User, date: str, department: str | None, suffix: str = ".html") -> Path:
+    """The digest HTML for a date (overview, or one department; ``suffix="_outreach.csv"``: the department's outreach
+    list). Names are checked, and the resolved path must stay inside ``exports_dir``: no traversal, no symlinks out."""
+    if suffix not in (".html", "_outreach.csv"):
+        raise NotVisible(f"no digest file of kind {suffix!r}")
     if not DATE_DIR.match(date):
         raise NotVisible(f"{date!r} is not a digest date (YYYY-MM-DD)")
     if department is not None and not DEPT_NAME.match(department):
@@ -335,8 +338,47 @@ def digest_file(exports_dir: Path, user: User, date: str, department: str | None
             and department != user.department):
         raise NotVisible(f"digest of {department} is not yours", forbidden=True)
     root = Path(exports_dir).resolve()
-    rel = Path(date) / ("overview.html" if department is None else f"departments/{department}.html")
+    rel = Path(date) / ("overview.html" if department is None else f"departments/{department}{suffix}")
     path = (root / rel).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise NotVisible(f"no digest {rel}")
     return path
+
+
+# ---- runs -----------------------------------------------------------------------------------------
+def human_time(value: str | None, tz: str) -> str:
+    """An ISO timestamp as ``2026-11-20 09:05:03`` in the configured timezone (``settings.timezone``)."""
+    if not value:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    t = dt.datetime.fromisoformat(value)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s"
+
+
+def runs_summary(runs: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
+    """One summary row per run (local times, duration, summed counts, the stages that failed); stages kept."""
+    out = []
+    for r in runs:
+        stages = r.get("stages") or []
+        start, end = r.get("started_at"), r.get("finished_at")
+        secs = ((dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+                if start and end else sum(s.get("seconds") or 0 for s in stages) or None)
+        out.append({**r, "started": human_time(start, tz), "finished": human_time(end, tz),
+                    "duration": human_duration(secs), "seconds": secs,
+                    "processed": sum(s.get("processed") or 0 for s in stages),
+                    "skipped": sum(s.get("skipped") or 0 for s in stages),
+                    "failed": sum(s.get("failed") or 0 for s in stages),
+                    "failed_stages": [s["stage"] for s in stages if s.get("status") == "failed" or s.get("failed")]})
+    return out

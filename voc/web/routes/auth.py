@@ -28,7 +28,7 @@ def _safe_next(value: str) -> str:
 
 
 def _landing(user: User) -> str:
-    return "/queue" if user.can_review() else "/topics"
+    return "/queue" if user.can_review() else "/findings"
 
 
 @router.get("/", include_in_schema=False)

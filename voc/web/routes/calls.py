@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import ValidationError
 
+from voc.store import web_views
 from voc.store.review import ReviewError
 from voc.web import actions, views
 from voc.web.deps import ApiUser, PageUser, Web, csrf_ok, flash, forbidden_page, page
@@ -22,8 +23,13 @@ router = APIRouter()
 
 @router.get("/calls/{interaction_id}", include_in_schema=False)
 def call_page(request: Request, interaction_id: str, user: PageUser, web: Web):
+    if not web.store.interactions(ids=[interaction_id]):  # the visible id (C009, a chat's own id) works too
+        found = web.store.resolve_ids([interaction_id])
+        if len(found) == 1:
+            return RedirectResponse(f"/calls/{found[0]}", status_code=303)
     detail = views.call_detail(web.store, web.settings, user, interaction_id)
-    return page(request, "call.html.j2", {"c": detail})
+    nxt = web_views.next_open_item(web.store, after=detail["review"]["id"] if detail["review"] else None)
+    return page(request, "call.html.j2", {"c": detail, "next_call": nxt.interaction_id if nxt else None})
 
 
 @router.post("/calls/{interaction_id}/action", include_in_schema=False)
@@ -38,12 +44,19 @@ async def call_action(request: Request, interaction_id: str, user: PageUser, web
     action = str(form.get("action") or "")
     data = {k: v for k, v in form.items() if k not in ("csrf_token", "action") and str(v).strip() != ""}
     try:
-        flash(request, actions.act(web, user, review["id"], action, data))
+        done = actions.act(web, user, review["id"], action, data)
     except ValidationError as exc:
         flash(request, "; ".join(f"{'.'.join(str(x) for x in e['loc']) or action}: {e['msg']}"
                                  for e in exc.errors()), "error")
     except (ReviewError, HTTPException, NotVisible) as exc:
         flash(request, getattr(exc, "detail", None) or str(exc), "error")
+    else:
+        label = detail["interaction"]["external_id"] or interaction_id
+        if action == "resolve":  # on to the next open item, highest priority first
+            nxt = web_views.next_open_item(web.store, after=review["id"])
+            flash(request, f"{label}: {done}" + ("; this is the next open item" if nxt else "; the queue is empty"))
+            return RedirectResponse(f"/calls/{nxt.interaction_id}" if nxt else "/queue", status_code=303)
+        flash(request, done)
     return RedirectResponse(f"/calls/{interaction_id}", status_code=303)
 
 

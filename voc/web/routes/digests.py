@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 
 from voc.web import views
 from voc.web.deps import ApiUser, PageUser, Web, page
+from voc.web.linking import digest_fragment, id_tokens, linker
 from voc.web.views import NotVisible
 
 __all__ = ["DIGEST_CSP", "router"]
@@ -30,9 +31,30 @@ def digest_overview(date: str, user: PageUser, web: Web):
 
 @router.get("/digests/{date}/departments/{name}", include_in_schema=False)
 def digest_department(date: str, name: str, user: PageUser, web: Web):
+    if name.endswith("_outreach.csv"):  # the outreach list a department digest links to
+        path = views.digest_file(web.exports_dir, user, date, name.removesuffix("_outreach.csv"), "_outreach.csv")
+        return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{date}_{name}")
     if not name.endswith(".html"):
         raise NotVisible(f"no digest {name}")
     return _digest_response(views.digest_file(web.exports_dir, user, date, name.removesuffix(".html")))
+
+
+@router.get("/digests/{date}/view", include_in_schema=False)
+def digest_overview_page(request: Request, date: str, user: PageUser, web: Web):
+    """The overview inside the app: its navigation, ids linked to their pages."""
+    return _in_app(request, user, web, date, None)
+
+
+@router.get("/digests/{date}/view/{department}", include_in_schema=False)
+def digest_department_page(request: Request, date: str, department: str, user: PageUser, web: Web):
+    return _in_app(request, user, web, date, department)
+
+
+def _in_app(request: Request, user, web, date: str, department: str | None):
+    raw = views.digest_file(web.exports_dir, user, date, department).read_text(encoding="utf-8", errors="replace")
+    body = digest_fragment(raw, linker(web.store, user, id_tokens(raw), date=date))
+    raw_url = f"/digests/{date}/" + ("overview.html" if department is None else f"departments/{department}.html")
+    return page(request, "digest.html.j2", {"date": date, "department": department, "body": body, "raw_url": raw_url})
 
 
 @router.get("/api/digests", tags=["digests"])

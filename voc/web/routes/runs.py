@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from voc.web import views
 from voc.web.deps import PageUser, Reviewer, Web, forbidden_page, page
 
 __all__ = ["router"]
@@ -15,7 +16,8 @@ router = APIRouter()
 def runs_page(request: Request, user: PageUser, web: Web):
     if not user.can_review():
         return forbidden_page(request, "department owners see topics and digests only")
-    return page(request, "runs.html.j2", {"runs": web.store.runs(limit=50)})
+    runs = views.runs_summary(web.store.runs(limit=50), web.settings.timezone)
+    return page(request, "runs.html.j2", {"runs": runs, "tz": web.settings.timezone})
 
 
 @router.get("/api/runs", tags=["runs"])

@@ -54,3 +54,45 @@
     player.addEventListener("seeked", highlight);
   }
 })();
+
+// Keyboard shortcuts (listed on the pages): queue j/k/c/Enter; call page c/r/n/q. Never while typing in a field.
+(function () {
+  "use strict";
+  function typing(ev) {
+    var t = ev.target;
+    return ev.ctrlKey || ev.metaKey || ev.altKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)));
+  }
+  function click(selector) {
+    var el = document.querySelector(selector);
+    if (el) { el.click(); return true; }
+    return false;
+  }
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#queue tbody tr[data-item]"));
+  var at = -1;
+  function select(k) {
+    if (!rows.length) return;
+    if (at >= 0) rows[at].classList.remove("selected");
+    at = Math.max(0, Math.min(rows.length - 1, k));
+    rows[at].classList.add("selected");
+    rows[at].scrollIntoView({block: "nearest"});
+  }
+  document.addEventListener("keydown", function (ev) {
+    if (typing(ev)) return;
+    var key = ev.key;
+    if (rows.length) {
+      if (key === "j") select(at + 1);
+      else if (key === "k") select(at - 1);
+      else if (key === "c") {
+        var row = at >= 0 ? rows[at] : rows.filter(function (r) { return r.querySelector("form button"); })[0];
+        if (row && row.querySelector("form button")) row.querySelector("form button").click();
+      } else if (key === "Enter" && at >= 0) rows[at].querySelector("a").click();
+      else return;
+      ev.preventDefault();
+      return;
+    }
+    if (!document.getElementById("review")) return;
+    var done = (key === "c" && click("#claim")) || (key === "r" && click("#resolve")) ||
+               (key === "n" && click("#next-item")) || (key === "q" && click("a[href='/queue']"));
+    if (done) ev.preventDefault();
+  });
+})();
