@@ -147,6 +147,66 @@ def per_item(store: Store, stage_name: str, items: Sequence[Interaction], work: 
     return done, failed, errors
 
 
+WRITE_BATCH = 500  # items whose results one transaction writes (per_item_batched)
+
+
+def per_item_batched(store: Store, stage_name: str, items: Sequence[Interaction], work: Callable[[Interaction], Any],
+                     write: Callable[[list[tuple[Interaction, Any]], list[tuple[str, str]]], None],
+                     progress: ProgressFn | None, *, size: int | None = None) -> tuple[int, int, list[dict[str, str]]]:
+    """:func:`per_item` for stages whose work is computing and whose writes can wait: ``work(item)`` returns the
+    item's result and writes nothing; every ``size`` items ``write(results, failed)`` stores the results and the
+    status of each item (done for ``results``, failed with its reason for ``failed``) in one transaction.
+
+    A killed process loses at most the batch in hand (its items are not marked done, so the next run redoes them).
+    When a batch cannot be written, its items are written one at a time, so one unwritable result fails alone."""
+    progress = progress or noop_progress
+    size = size or WRITE_BATCH
+    errors: list[dict[str, str]] = []
+    done = 0
+    total = len(items)
+    budget = _ITEM_BUDGET.get()
+    results: list[tuple[Interaction, Any]] = []
+    failed: list[tuple[str, str]] = []
+
+    def fail(item: Interaction, exc: BaseException) -> tuple[str, str]:
+        reason = f"{type(exc).__name__}: {exc}"
+        errors.append({"id": item.id, "external_id": item.external_id or "", "reason": reason})
+        log.warning("%s failed for %s (%s): %s", stage_name, item.id, item.external_id, reason)
+        return item.id, reason
+
+    def flush() -> None:
+        nonlocal done
+        try:
+            write(results, failed)
+            done += len(results)
+        except Exception as exc:  # one bad row spoils the transaction: retry item by item
+            log.warning("%s: writing a batch of %d failed (%s); writing its items one at a time", stage_name,
+                        len(results), exc)
+            for pair in results:
+                try:
+                    write([pair], [])
+                    done += 1
+                except Exception as item_exc:
+                    store.mark(stage_name, pair[0].id, "failed", fail(pair[0], item_exc)[1])
+            for iid, reason in failed:
+                store.mark(stage_name, iid, "failed", reason)
+        results.clear()
+        failed.clear()
+
+    for i, item in enumerate(items, 1):
+        try:
+            with _deadline(budget):
+                results.append((item, work(item)))
+        except Exception as exc:  # isolate per item; the reason is stored with the batch and reported
+            failed.append(fail(item, exc))
+        if len(results) + len(failed) >= size:
+            flush()
+        progress(stage_name, i, total)
+    if results or failed:
+        flush()
+    return done, len(errors), errors
+
+
 # ---- the runner --------------------------------------------------------------------------------
 @dataclass(slots=True)
 class RunSummary:

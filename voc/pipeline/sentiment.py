@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from voc.config import Settings
-from voc.pipeline.runner import ProgressFn, per_item, select_items, stage, timed
+from voc.pipeline.runner import ProgressFn, per_item_batched, select_items, stage, timed
 from voc.records import Interaction, StageResult
 from voc.store import Store
 
@@ -29,21 +29,22 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     text_scores = {iid: r for (iid, _t), r in zip(texts, score_texts(texts, scorer, settings.sentiment), strict=True)}
     silent = 0
 
-    def work(item: Interaction) -> None:
+    def work(item: Interaction) -> tuple[list[Any], Any]:
         nonlocal silent
         if item.channel.value == "call":
             u = utts.get(item.id) or []
             if not u:  # no speech: nothing to score, and no row claims a sentiment
                 silent += 1
-                store.replace_sentiment(item.id, [], None)
-                return
+                return [], None
             scores, call = score_call(u, scorer, settings.sentiment)
-            store.replace_sentiment(item.id, scores, call)
-        else:
-            score, summary = text_scores[item.id]
-            store.replace_sentiment(item.id, [score], summary)
+            return list(scores), call
+        score, summary = text_scores[item.id]
+        return [score], summary
 
-    done, failed, errors = per_item(store, "sentiment", items, work, progress)
+    def write(results: list[tuple[Interaction, Any]], failed: list[tuple[str, str]]) -> None:
+        store.write_sentiments("sentiment", [(item.id, scores, call) for item, (scores, call) in results], failed)
+
+    done, failed, errors = per_item_batched(store, "sentiment", items, work, write, progress)
     details: dict[str, Any] = {"scorer": scorer.name, "calls_without_speech": silent}
     return timed("sentiment", run_date, t0, processed=done, failed=failed, skipped=silent, errors=tuple(errors),
                  details=details)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from voc.config import Settings
-from voc.pipeline.runner import ProgressFn, per_item, select_items, stage, timed
+from voc.pipeline.runner import ProgressFn, per_item_batched, select_items, stage, timed
 from voc.records import Interaction, StageResult
 from voc.store import Store
 
@@ -25,19 +26,19 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     utts = store.utterances_for(calls)
     pii_total: dict[str, int] = {}
 
-    def work(item: Interaction) -> None:
+    def work(item: Interaction) -> tuple[str, list[str]] | dict[tuple[str, int], list[str]]:
         if item.channel.value == "call":
-            tokens = {}
-            for u in utts.get(item.id, []):
-                p = process_text(u.text, settings.text)
-                tokens[(item.id, u.idx)] = list(p.tokens)
-            store.set_tokens(tokens)
-        else:
-            p = process_text(item.text or "", settings.text)
-            for k, v in p.pii_counts.items():
-                pii_total[k] = pii_total.get(k, 0) + v
-            store.update_interaction_text(item.id, p.text, list(p.tokens))
+            return {(item.id, u.idx): list(process_text(u.text, settings.text).tokens) for u in utts.get(item.id, [])}
+        p = process_text(item.text or "", settings.text)
+        for k, v in p.pii_counts.items():
+            pii_total[k] = pii_total.get(k, 0) + v
+        return p.text, list(p.tokens)
 
-    done, failed, errors = per_item(store, "text", items, work, progress)
+    def write(results: list[tuple[Interaction, Any]], failed: list[tuple[str, str]]) -> None:
+        texts = [(item.id, *out) for item, out in results if not isinstance(out, dict)]
+        tokens = {key: toks for _item, out in results if isinstance(out, dict) for key, toks in out.items()}
+        store.write_texts("text", texts, tokens, [item.id for item, _ in results], failed)
+
+    done, failed, errors = per_item_batched(store, "text", items, work, write, progress)
     return timed("text", run_date, t0, processed=done, failed=failed, errors=tuple(errors),
                  details={"pii_removed_late": pii_total})

@@ -20,6 +20,7 @@ from voc.records import (
     Word,
 )
 from voc.store.analytics import AnalyticsStore
+from voc.store.batch import BatchWrites
 from voc.store.db import Database
 from voc.store.runs import RunStore
 from voc.store.schema import (
@@ -75,7 +76,7 @@ def _utterance(row: UtteranceRow) -> Utterance:
     )
 
 
-class Store(RunStore, AnalyticsStore):
+class Store(RunStore, AnalyticsStore, BatchWrites):
     """Typed access to the voc database. One instance per process is enough."""
 
     def __init__(self, db: Database) -> None:
