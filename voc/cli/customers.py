@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from voc.cli.common import emit_json, fail, open_store, out, parse_date, settings
+from voc.cli.common import emit_json, err, fail, open_store, out, parse_date, settings
+from voc.records import contact_label, visible_id
 
 __all__ = ["COMMANDS", "customers_app"]
 
@@ -21,7 +22,8 @@ def _until(value: str | None) -> dt.date | None:
 
 @customers_app.command("show")
 def customers_show(
-    customer_id: Annotated[str, typer.Argument(help="customer id from calls.csv / the text channels")],
+    customer_id: Annotated[str, typer.Argument(help="customer id from calls.csv / the text channels, or the id of one of "
+                                                    "the customer's contacts (C009, a chat's id)")],
     date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -29,21 +31,26 @@ def customers_show(
     from voc.pipeline import customer_timeline
 
     s = settings()
+    store = open_store(s)
     try:
-        view = customer_timeline(open_store(s), s, customer_id, _until(date))
+        view = customer_timeline(store, s, customer_id, _until(date))
+        if view is None:  # not a customer id: the id of one of the customer's contacts (C009, a chat's id)?
+            view = customer_timeline(store, s, _customer_of(store, customer_id), _until(date))
     except ValueError as exc:  # a broken departments file names itself
         raise fail(str(exc)) from None
     if view is None:
         raise fail(f"customer '{customer_id}': no contacts found (blank ids are unknown customers)", 1)
+    _add_contact_ids(view)
     if json_out:
         emit_json(view)
         return
     out.print(f"{view['customer_id']} tier={view['tier'] or '-'} value={view['value'] or '-'} weight={view['weight']}",
               markup=False, soft_wrap=True)
-    names = {c["interaction_id"]: c["external_id"] or c["interaction_id"] for c in view["contacts"]}
+    names = {c["interaction_id"]: c["contact_id"] for c in view["contacts"]}
     for c in view["contacts"]:
-        parts = [c["date"], f"{c['channel']:<6}", names[c["interaction_id"]],
-                 " ".join(x for x in (c["topic_id"], c["topic_label"]) if x) or "-", c["service_type"] or "-"]
+        parts = [c["date"], contact_label(c["channel"], c["contact_id"]),
+                 " ".join(x for x in (f"topic {c['topic_id']}" if c["topic_id"] else None, c["topic_label"]) if x)
+                 or "-", c["service_type"] or "-"]
         if c["sentiment"] is not None:
             parts.append(f"sentiment {c['sentiment']:+.2f}" + (" worsening" if c["trajectory"] == "worsening" else "")
                          + (" ESCALATION" if c["escalation"] else ""))
@@ -57,6 +64,29 @@ def customers_show(
                   markup=False, soft_wrap=True)
     if view["risk"]:
         out.print(f"churn risk {view['risk']['score']}: " + "; ".join(view["risk"]["reasons"]), markup=False, soft_wrap=True)
+
+
+def _customer_of(store, ref: str) -> str | None:
+    """The customer of the contact ``ref`` names (None when no contact has that id); ambiguity is an error."""
+    from voc.store.contacts import AmbiguousContact, find_contacts
+
+    hits = find_contacts(store.db, ref)
+    if len(hits) > 1 and len({h.customer_id for h in hits}) > 1:
+        raise fail(str(AmbiguousContact(ref, hits)))
+    if hits and not hits[0].customer_id:
+        raise fail(f"{hits[0].describe()} has no customer id (an unknown customer)", 1)
+    if hits:
+        err.print(f"{ref}: {hits[0].label} of customer {hits[0].customer_id}", markup=False)
+    return hits[0].customer_id if hits else None
+
+
+def _add_contact_ids(view: dict) -> None:
+    """JSON additions: each contact's visible id (``contact_id``), each repeat chain's (``contact_ids``)."""
+    for c in view["contacts"]:
+        c["contact_id"] = visible_id(c["external_id"], c["interaction_id"])
+    names = {c["interaction_id"]: c["contact_id"] for c in view["contacts"]}
+    for ch in view["chains"]:
+        ch["contact_ids"] = [names.get(x, x) for x in ch["contacts"]]
 
 
 @customers_app.command("at-risk")

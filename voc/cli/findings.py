@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from voc.cli.common import emit_json, fail, open_store, out, parse_date, settings
 
@@ -23,9 +22,17 @@ def findings_list(
 ) -> None:
     """A date's findings (emerging topics, topic trends, QA patterns) with department, confidence and reason.
 
+    Each finding prints as a block: its id (what `voc findings confirm` takes) and its route, then the title with
+    its topic, the counts, the reason for the route and the first contacts (call C009, chat T00152). Ids are never
+    cut, at any terminal width.
+
     --json: an array of {"id", "kind", "run_date", "title", "summary", "topic_id", "count", "customers",
-    "value_weight", "department", "confidence", "reason", "confirmed", "examples", "interaction_ids", "details"}.
+    "value_weight", "department", "confidence", "reason", "confirmed", "examples", "interaction_ids", "details",
+    "contact_ids"}; contact_ids are the visible ids (call id, record id) aligned with interaction_ids.
     """
+    from voc.records import visible_id
+    from voc.store.contacts import contact_refs
+
     store = open_store()
     if date:
         day = parse_date(date, "--date")
@@ -34,6 +41,7 @@ def findings_list(
         day = max((f.run_date for f in recent), default=None)
     found = store.findings(run_date=day) if day else []
     routes = {r.finding_id: r for r in store.routes([f.id for f in found])}
+    refs = contact_refs(store.db, [i for f in found for i in f.interaction_ids])
     rows = []
     for f in sorted(found, key=lambda f: (-f.value_weight, -f.count, f.id)):
         r = routes.get(f.id)
@@ -42,18 +50,59 @@ def findings_list(
                      "value_weight": f.value_weight, "department": r.department if r else None,
                      "confidence": r.confidence if r else None, "reason": r.reason if r else None,
                      "confirmed": bool(r and r.reason.endswith("(confirmed)")),
-                     "examples": list(f.examples), "interaction_ids": list(f.interaction_ids), "details": f.details})
+                     "examples": list(f.examples), "interaction_ids": list(f.interaction_ids), "details": f.details,
+                     "contact_ids": [refs[i].contact_id if i in refs else visible_id(None, i) for i in f.interaction_ids],
+                     "_contacts": [refs[i].label for i in f.interaction_ids if i in refs]})
     if json_out:
-        emit_json(rows)
+        emit_json([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
         return
     if not rows:
         out.print("no findings" + (f" for {day}" if day else " yet"))
         return
-    t = Table("id", "kind", "title", "count", "customers", "value", "department", "conf.", title=f"findings {day}")
-    for r in rows:
-        t.add_row(r["id"], r["kind"], r["title"], str(r["count"]), str(r["customers"]), f"{r['value_weight']:.1f}",
-                  str(r["department"]), f"{r['confidence']:.2f}" if r["confidence"] is not None else "")
-    out.print(t)
+    _print_findings(rows, day)
+
+
+def _print_findings(rows: list[dict], day) -> None:
+    """One block per finding; rich wraps at spaces, so an id (no spaces) stays whole on its line."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    out.print(Text(f"findings {day}: {len(rows)} (confirm with: voc findings confirm FINDING_ID DEPARTMENT)"))
+    for k, r in enumerate(rows, start=1):
+        out.print()
+        head = Text(f"{k:>2}. ")
+        head.append(r["id"], style="bold")
+        route = (f"→ {r['department']}" if r["department"] else "→ not routed") + (
+            f" {r['confidence']:.2f}" if r["confidence"] is not None else "") + (" confirmed" if r["confirmed"] else "")
+        head.append(f"  {route}")
+        out.print(head)
+        topic = f"topic {r['topic_id']}: " if r["topic_id"] else ""
+        lines = [f"{topic}{' '.join(str(r['title']).split())}",
+                 f"{r['kind']} · {r['count']} contacts · {r['customers']} customers · value {r['value_weight']:.1f}"]
+        if r["reason"]:
+            lines.append(f"reason: {' '.join(r['reason'].split())}")
+        for line in lines:
+            out.print(Padding(Text(line), (0, 0, 0, 4)))
+        if r["_contacts"]:
+            shown = r["_contacts"][:6]
+            more = [f"+{len(r['_contacts']) - len(shown)}"] if len(r["_contacts"]) > len(shown) else []
+            for line in _fill("contacts:", [*[x + "," for x in shown[:-1]], shown[-1], *more], out.width - 4):
+                out.print(Text("    " + line), no_wrap=True, overflow="fold")
+
+
+def _fill(head: str, pieces: list[str], width: int) -> list[str]:
+    """``head`` and ``pieces`` joined by spaces into lines of ``width`` cells, never breaking a piece ("chat
+    T00152" stays on one line)."""
+    from rich.cells import cell_len
+
+    lines, cur = [], head
+    for p in pieces:
+        if cur and cell_len(cur) + 1 + cell_len(p) > width:
+            lines.append(cur)
+            cur = "  " + p
+        else:
+            cur = f"{cur} {p}" if cur else p
+    return [*lines, cur]
 
 
 @findings_app.command("confirm")

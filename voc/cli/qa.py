@@ -23,7 +23,8 @@ qa_app = typer.Typer(help="Script adherence QA: score a transcript; list, claim,
 
 
 QA_EXPORT_COLUMNS = ("id", "interaction_id", "external_id", "queue", "status", "reasons", "priority", "machine_score",
-                     "score_override", "assignee", "comment", "appeal_reason", "claimed_at", "created_at")
+                     "score_override", "assignee", "comment", "appeal_reason", "claimed_at", "created_at", "contact_id",
+                     "channel", "business_date")
 
 
 def _review_queue(s=None):
@@ -34,7 +35,11 @@ def _review_queue(s=None):
     return store, ReviewQueue(store.db, s.qa.claim_lease_minutes)
 
 
-def _qa_item_dict(item, machine: dict[str, Any] | None = None, lease_minutes: float | None = None) -> dict[str, Any]:
+def _qa_item_dict(item, machine: dict[str, Any] | None = None, lease_minutes: float | None = None,
+                  contact=None) -> dict[str, Any]:
+    """An item as JSON; ``contact`` (a ContactRef) adds the call's visible id, channel and date."""
+    from voc.records import visible_id
+
     claimed = item.claimed_at.replace(tzinfo=item.claimed_at.tzinfo or dt.UTC) if item.claimed_at else None
     expired = (item.status == "claimed" and claimed is not None and lease_minutes is not None
                and dt.datetime.now(dt.UTC) - claimed > dt.timedelta(minutes=lease_minutes))
@@ -43,22 +48,63 @@ def _qa_item_dict(item, machine: dict[str, Any] | None = None, lease_minutes: fl
             "claimed_at": claimed.isoformat() if claimed else None, "lease_expired": expired,
             "machine_score": machine["score"] if machine else None, "score_override": item.score_override,
             "comment": item.comment, "appeal_reason": item.appeal_reason, "history": list(item.history),
-            "created_at": item.created_at.isoformat() if item.created_at else None}
+            "created_at": item.created_at.isoformat() if item.created_at else None,
+            "contact_id": contact.contact_id if contact else visible_id(None, item.interaction_id),
+            "external_id": contact.external_id if contact else None,
+            "channel": contact.channel if contact else None,
+            "business_date": contact.business_date.isoformat() if contact else None}
+
+
+def _contacts(store, items) -> dict[str, Any]:
+    from voc.store.contacts import contact_refs
+
+    return contact_refs(store.db, [i.interaction_id for i in items]) if items else {}
 
 
 def _qa_item(queue, store, ref: str):
-    """A review item by its number or by its call's interaction id."""
+    """A review item by its number (``14`` or ``#14``) or by its contact: the call id (``C009``), the id with its
+    channel (``call:C009``) or the internal interaction id. A number that is also a call id is ambiguous."""
+    from voc.store.contacts import AmbiguousContact, find_contacts, review_item_id
     from voc.store.review import ReviewError
 
-    try:
-        if ref.isdigit():
-            return queue.get(int(ref))
-        hits = [it for it in queue.items(limit=10**9) if it.interaction_id == ref]
-        if not hits:
-            raise ReviewError(f"no review item for call {ref}")
-        return hits[0]
-    except ReviewError as exc:
-        raise fail(str(exc)) from None
+    def for_contact(c):
+        number = review_item_id(store.db, c.interaction_id)
+        return None if number is None else queue.get(number)
+
+    text = ref.strip()
+    number = text[1:] if text.startswith("#") else text
+    by_number = None
+    if number.isdigit():
+        try:
+            by_number = queue.get(int(number))
+        except ReviewError as exc:
+            if text.startswith("#"):
+                raise fail(str(exc)) from None
+        if text.startswith("#"):
+            return by_number
+    contacts = find_contacts(store.db, text)
+    if len(contacts) > 1:
+        with_items = [c for c in contacts if for_contact(c) is not None]
+        if len(with_items) != 1 or by_number is not None:
+            raise fail(str(AmbiguousContact(text, contacts)))
+        contacts = with_items
+    item = for_contact(contacts[0]) if contacts else None
+    if by_number is not None and item is not None and item.id != by_number.id:
+        raise fail(f"'{text}' is both review item #{by_number.id} and {contacts[0].describe()} (review item "
+                   f"#{item.id}): type #{by_number.id} for the item or {contacts[0].qualified} for the contact")
+    if by_number is not None:
+        return by_number
+    if item is not None:
+        return item
+    if contacts:
+        c = contacts[0]
+        qa = store.qa_results([c.interaction_id]) if c.channel == "call" else []
+        raise fail(f"no review item for {c.describe()}: " + (
+            "QA scores calls only" if c.channel != "call" else
+            f"its QA score {qa[0]['score']:.0f} did not send it to review" if qa else
+            f"not QA-scored yet (the qa stage of {c.business_date} has not run for it)"))
+    raise fail(f"no review item or contact '{text}' (give an item number, a call id such as C009, or an internal "
+               "id such as call-…)")
 
 
 def _read_transcripts(path: Path) -> list[dict[str, Any]]:
@@ -140,6 +186,8 @@ def _steps(specs: list[str] | None):
         raise fail(str(exc)) from None
 
 
+REF_HELP = ("review item number (14 or #14) or the call's id: C009, call:C009 when two sources share the id, or the "
+            "internal id call-…")
 STEP_HELP = ("the reviewer's verdict on one rule, kept as a labelled example the step model learns from: RULE=pass or "
              "RULE=fail, optionally @UTTERANCE_IDX of the turn that shows it (default: the machine's evidence); repeat "
              "for several rules")
@@ -222,28 +270,39 @@ def qa_list(
     store, q = _review_queue()
     items = q.items(status=status, queue=queue, reason=reason, limit=limit)
     machine = {r["interaction_id"]: r for r in store.qa_results([i.interaction_id for i in items])} if items else {}
-    rows = [_qa_item_dict(i, machine.get(i.interaction_id), q.lease_minutes) for i in items]
+    refs = _contacts(store, items)
+    rows = [_qa_item_dict(i, machine.get(i.interaction_id), q.lease_minutes, refs.get(i.interaction_id)) for i in items]
     if json_out:
         emit_json([{k: v for k, v in r.items() if k != "history"} for r in rows])
         return
-    table = Table("id", "call", "queue", "status", "score", "reasons", "assignee", "priority")
+    from rich import box
+
+    table = Table("#", "call", "date", "queue", "status", "score", "reasons", "prio.", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for col in table.columns[:3]:  # the id people type (`voc qa show C009`) and its date: never cut
+        col.no_wrap = True
+    for col in table.columns[3:]:
+        col.overflow = "fold"
+    table.columns[6].min_width = max((len(x) for r in rows for x in r["reasons"]), default=7)
     for r in rows:
-        table.add_row(str(r["id"]), r["interaction_id"], r["queue"], r["status"],
-                      "" if r["machine_score"] is None else f"{r['machine_score']:.0f}", ", ".join(r["reasons"]),
-                      (r["assignee"] or "") + (" (lease expired)" if r["lease_expired"] else ""), f"{r['priority']:.1f}")
+        who = "\n".join(x for x in (r["status"], r["assignee"], "(lease expired)" if r["lease_expired"] else None) if x)
+        table.add_row(str(r["id"]), r["contact_id"], r["business_date"] or "", r["queue"], who,
+                      "" if r["machine_score"] is None else f"{r['machine_score']:.0f}", "\n".join(r["reasons"]),
+                      f"{r['priority']:.1f}")
     out.print(table)
 
 
 @qa_app.command("show")
 def qa_show(
-    ref: Annotated[str, typer.Argument(help="review item number or the call's interaction id")],
+    ref: Annotated[str, typer.Argument(help=REF_HELP)],
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One review item with the machine's per-rule verdicts and evidence, and its history."""
     store, q = _review_queue()
     item = _qa_item(q, store, ref)
     res = store.qa_results([item.interaction_id])
-    d = _qa_item_dict(item, res[0] if res else None, q.lease_minutes)
+    contact = _contacts(store, [item]).get(item.interaction_id)
+    d = _qa_item_dict(item, res[0] if res else None, q.lease_minutes, contact)
     d["rules"] = [{"rule": o.get("rule_id"), "name": o.get("name"), "passed": o.get("passed"), "weight": o.get("weight"),
                    "detail": o.get("detail"), "evidence": o.get("evidence") or [],
                    "verdict": _verdict(o.get("passed"), o.get("detail"))} for o in (res[0]["outcomes"] if res else [])]
@@ -251,7 +310,7 @@ def qa_show(
         emit_json(d)
         return
     score = "" if d["machine_score"] is None else f"  machine score {d['machine_score']:.1f}"
-    sys.stdout.write(f"#{d['id']} {d['interaction_id']}  {d['queue']}  {d['status']}"
+    sys.stdout.write(f"#{d['id']} {contact.describe() if contact else d['interaction_id']}  {d['queue']}  {d['status']}"
                      + (f" ({d['assignee']})" if d["assignee"] else "") + score + f"  reasons: {', '.join(d['reasons'])}\n")
     if d["score_override"] is not None or d["comment"]:
         sys.stdout.write(f"  reviewer: {d['score_override']}  {d['comment'] or ''}\n")
@@ -263,19 +322,19 @@ def qa_show(
         sys.stdout.write(f"  {h.get('at', '')[:19]}  {h.get('action')}  {h.get('by') or ''}\n")
 
 
-def _qa_act(fn, *args, **kwargs) -> None:
+def _qa_act(store, fn, *args, **kwargs) -> None:
     from voc.store.review import ReviewError
 
     try:
         item = fn(*args, **kwargs)
     except ReviewError as exc:
         raise fail(str(exc), 1) from None
-    emit_json(_qa_item_dict(item))
+    emit_json(_qa_item_dict(item, contact=_contacts(store, [item]).get(item.interaction_id)))
 
 
 @qa_app.command("claim")
 def qa_claim(
-    ref: Annotated[str | None, typer.Argument(help="review item number or interaction id (or use --next)")] = None,
+    ref: Annotated[str | None, typer.Argument(help=REF_HELP + " (or use --next)")] = None,
     reviewer: Annotated[str, typer.Option("--as", help="reviewer name")] = ...,
     next_: Annotated[bool, typer.Option("--next", help="claim the highest-priority open item")] = False,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="with --next: only this queue")] = None,
@@ -288,24 +347,24 @@ def qa_claim(
         item = q.claim_next(reviewer, queue)
         if item is None:
             raise fail("nothing to claim: the queue has no open item" + (f" in {queue}" if queue else ""), 1)
-        emit_json(_qa_item_dict(item))
+        emit_json(_qa_item_dict(item, contact=_contacts(store, [item]).get(item.interaction_id)))
         return
-    _qa_act(q.claim, _qa_item(q, store, ref).id, reviewer)
+    _qa_act(store, q.claim, _qa_item(q, store, ref).id, reviewer)
 
 
 @qa_app.command("release")
 def qa_release(
-    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    ref: Annotated[str, typer.Argument(help=REF_HELP)],
     reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
 ) -> None:
     """Give a claimed item back to the queue."""
     store, q = _review_queue()
-    _qa_act(q.release, _qa_item(q, store, ref).id, reviewer)
+    _qa_act(store, q.release, _qa_item(q, store, ref).id, reviewer)
 
 
 @qa_app.command("resolve")
 def qa_resolve(
-    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    ref: Annotated[str, typer.Argument(help=REF_HELP)],
     reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
     score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="the reviewer's score 0-100 (overrides the machine's)")] = None,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
@@ -313,12 +372,12 @@ def qa_resolve(
 ) -> None:
     """Resolve one's claimed item, optionally with a score override, a comment and step verdicts."""
     store, q = _review_queue()
-    _qa_act(q.resolve, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
+    _qa_act(store, q.resolve, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
 
 
 @qa_app.command("override")
 def qa_override(
-    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    ref: Annotated[str, typer.Argument(help=REF_HELP)],
     reviewer: Annotated[str, typer.Option("--as", help="reviewer name (must hold the claim)")] = ...,
     step: Annotated[list[str] | None, typer.Option("--step", help=STEP_HELP)] = None,
     score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="the reviewer's score 0-100")] = None,
@@ -326,23 +385,23 @@ def qa_override(
 ) -> None:
     """Overrule the machine on some rules of one's claimed item (and/or note a score or comment) without resolving it."""
     store, q = _review_queue()
-    _qa_act(q.annotate, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
+    _qa_act(store, q.annotate, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
 
 
 @qa_app.command("appeal")
 def qa_appeal(
-    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    ref: Annotated[str, typer.Argument(help=REF_HELP)],
     by: Annotated[str, typer.Option("--as", help="who appeals (usually the agent)")] = ...,
     reason: Annotated[str, typer.Option("--reason", help="why the review is wrong")] = ...,
 ) -> None:
     """Appeal a resolved review; a supervisor decides it with `voc qa decide`."""
     store, q = _review_queue()
-    _qa_act(q.appeal, _qa_item(q, store, ref).id, by, reason)
+    _qa_act(store, q.appeal, _qa_item(q, store, ref).id, by, reason)
 
 
 @qa_app.command("decide")
 def qa_decide(
-    ref: Annotated[str, typer.Argument(help="review item number or interaction id")],
+    ref: Annotated[str, typer.Argument(help=REF_HELP)],
     supervisor: Annotated[str, typer.Option("--as", help="second reviewer")] = ...,
     score: Annotated[float | None, typer.Option("--score", min=0, max=100, help="new score; omit to keep the first review's")] = None,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
@@ -350,7 +409,7 @@ def qa_decide(
 ) -> None:
     """Second review of an appealed item: closes it, with a new score or keeping the first one."""
     store, q = _review_queue()
-    _qa_act(q.decide_appeal, _qa_item(q, store, ref).id, supervisor, score_override=score, comment=comment,
+    _qa_act(store, q.decide_appeal, _qa_item(q, store, ref).id, supervisor, score_override=score, comment=comment,
             steps=_steps(step))
 
 
@@ -453,15 +512,18 @@ def qa_export(
     items = q.items(status=status, queue=queue, limit=10**9)
     ids = [i.interaction_id for i in items]
     machine = {r["interaction_id"]: r["score"] for r in store.qa_results(ids)} if ids else {}
-    ext = {i.id: i.external_id for i in store.interactions(ids=ids)} if ids else {}
+    refs = _contacts(store, items)
     rows = []
     for i in items:
-        rows.append({"id": i.id, "interaction_id": i.interaction_id, "external_id": ext.get(i.interaction_id),
+        c = refs.get(i.interaction_id)
+        rows.append({"id": i.id, "interaction_id": i.interaction_id, "external_id": c.external_id if c else None,
                      "queue": i.queue, "status": i.status, "reasons": ";".join(i.reasons), "priority": float(i.priority),
                      "machine_score": machine.get(i.interaction_id), "score_override": i.score_override,
                      "assignee": i.assignee, "comment": i.comment, "appeal_reason": i.appeal_reason,
                      "claimed_at": i.claimed_at.isoformat() if i.claimed_at else None,
-                     "created_at": i.created_at.isoformat() if i.created_at else None})
+                     "created_at": i.created_at.isoformat() if i.created_at else None,
+                     "contact_id": c.contact_id if c else i.interaction_id, "channel": c.channel if c else None,
+                     "business_date": c.business_date.isoformat() if c else None})
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         with output.open("w", encoding="utf-8-sig", newline="") as fh:
@@ -473,6 +535,7 @@ def qa_export(
                             ("queue", pa.string()), ("status", pa.string()), ("reasons", pa.string()),
                             ("priority", pa.float64()), ("machine_score", pa.float64()), ("score_override", pa.float64()),
                             ("assignee", pa.string()), ("comment", pa.string()), ("appeal_reason", pa.string()),
-                            ("claimed_at", pa.string()), ("created_at", pa.string())])
+                            ("claimed_at", pa.string()), ("created_at", pa.string()), ("contact_id", pa.string()),
+                            ("channel", pa.string()), ("business_date", pa.string())])
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), output)
     err.print(f"wrote {len(rows)} review items to {output}")

@@ -155,7 +155,7 @@ def _print_run(r: dict[str, Any]) -> None:
 
 def reprocess(
     stage: Annotated[list[str], typer.Option("--stage", "-s", help="stages to rerun (repeatable)")],
-    call: Annotated[list[str] | None, typer.Option("--call", help="call / interaction id (repeatable)")] = None,
+    call: Annotated[list[str] | None, typer.Option("--call", help="call id (C009), channel:id (call:C009) or internal id (repeatable)")] = None,
     since: Annotated[str | None, typer.Option("--since", help="rerun items from this date")] = None,
     until: Annotated[str | None, typer.Option("--until", help="... up to this date (default: open)")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -167,10 +167,11 @@ def reprocess(
         raise fail("give --call ID (repeatable) or --since YYYY-MM-DD")
     s = settings()
     store = open_store(s, create=True)
+    calls = _call_ids(store, call or ())
     try:
         with Bars(not json_out and sys.stderr.isatty()) as bars:
             result = pipeline.reprocess(
-                store, s, stage, call_ids=call or (),
+                store, s, stage, call_ids=calls,
                 since=parse_date(since, "--since") if since else None,
                 until=parse_date(until, "--until") if until else None, progress=bars,
             )
@@ -184,6 +185,20 @@ def reprocess(
             out.print(f"  {r['stage']} {r['run_date']}: processed {r['processed']}, failed {r['failed']}")
     if any(r["failed"] for r in result["stages"]):
         raise typer.Exit(3)
+
+
+def _call_ids(store, refs) -> list[str]:
+    """--call values as interaction ids: a call id (C009), call:C009, or the internal id; an id that two sources
+    share is an error listing them; an unknown one goes on as given (reprocess names it)."""
+    from voc.store.contacts import AmbiguousContact, find_contacts
+
+    ids = []
+    for ref in refs:
+        hits = find_contacts(store.db, ref)
+        if len(hits) > 1:
+            raise fail(f"--call: {AmbiguousContact(ref, hits)}")
+        ids.append(hits[0].interaction_id if hits else ref)
+    return ids
 
 
 def status(json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False) -> None:
