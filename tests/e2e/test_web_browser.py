@@ -1,7 +1,10 @@
-"""A reviewer in a real browser (Playwright driving Debian's chromium) against a real uvicorn server:
-log in, claim a call, listen (click a transcript line: the player seeks), override the score, resolve;
-a second reviewer cannot claim the same call. Screenshots go to a temporary folder, or to
-docs/screenshots/ with VOC_UPDATE_SCREENSHOTS=1 (so ordinary test runs leave the tree alone)."""
+"""Both roles in a real browser (Playwright driving Debian's chromium) against a real uvicorn server.
+
+Reviewer: log in, claim a call, listen (click a transcript line: the player seeks), override the score, resolve and
+land on the next open item; claim and resolve that one with the keyboard; a second reviewer cannot claim the same
+call. Department owner: log in to her findings inbox, open a finding, download its outreach CSV, re-route a
+misrouted finding with a reason, open a customer and the digest inside the app. Screenshots go to a temporary
+folder, or to docs/screenshots/ with VOC_UPDATE_SCREENSHOTS=1 (so ordinary test runs leave the tree alone)."""
 
 from __future__ import annotations
 
@@ -64,15 +67,15 @@ def wait_js(page, expression: str, timeout_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def log_in(browser, url: str, name: str):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 760}, locale="zh-CN")
+def log_in(browser, url: str, name: str, landing: str = "/queue"):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 760}, locale="zh-CN", accept_downloads=True)
     page = ctx.new_page()
-    page.goto(f"{url}/queue")
+    page.goto(f"{url}/")
     assert "/login" in page.url  # not logged in: sent to the form
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/queue")
+    page.wait_for_url(f"{url}{landing}")  # each role lands on its own work list
     return ctx, page
 
 
@@ -116,12 +119,21 @@ def test_reviewer_claims_listens_overrides_and_resolves(browser, site, shot):
         alice.wait_for_selector("text=override saved")
         assert alice.inner_text("#override-score") == "85.0"
         alice.click("#resolve")
-        alice.wait_for_selector("text=resolved")
-        assert alice.inner_text("#review-status") == "resolved"
-        shot(alice, "resolved")
+        alice.wait_for_selector("text=this is the next open item")  # resolved: on to the next open item
         done = ReviewQueue(s.store.db).get(item)
         assert (done.status, done.assignee, done.score_override, done.comment) == (
             "resolved", "alice", 85.0, "开场和致歉都到位，结束语缺失")
+        second = alice.url.rsplit("/", 1)[1]
+        assert second != call and alice.inner_text("#review-status") == "open"
+        shot(alice, "next-item")
+
+        # the keyboard: c claims, r resolves (and moves on again)
+        alice.keyboard.press("c")
+        alice.wait_for_selector("#review-status.claimed")
+        alice.keyboard.press("r")
+        alice.wait_for_selector("text=this is the next open item")
+        assert {i.interaction_id: i.status for i in ReviewQueue(s.store.db).items()}[second] == "resolved"
+        assert alice.url.rsplit("/", 1)[1] not in (call, second)
 
         # the topic page draws its trend chart
         alice.goto(f"{url}/topics/t0001")
@@ -130,3 +142,44 @@ def test_reviewer_claims_listens_overrides_and_resolves(browser, site, shot):
     finally:
         alice_ctx.close()
         bob_ctx.close()
+
+
+def test_owner_reroutes_a_finding_and_downloads_outreach(browser, site, shot):
+    s, url = site
+    ctx, olga = log_in(browser, url, "olga", landing="/findings")
+    try:
+        rows = olga.locator("#findings tr[data-finding]")
+        assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.finding)")) == ["f-t0001", "f-t0002"]
+        shot(olga, "owner-inbox")
+
+        # the leak finding: its contacts by their call ids, its outreach list as a CSV download
+        olga.click("tr[data-finding='f-t0001'] a >> nth=0")
+        olga.wait_for_url(f"{url}/findings/f-t0001")
+        assert olga.locator("#contacts td").first.inner_text().startswith("C100")
+        shot(olga, "owner-finding")
+        with olga.expect_download() as got:
+            olga.click("#outreach-csv")
+        data = Path(got.value.path()).read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") and "U9001" in data.decode("utf-8-sig")
+
+        # the delivery finding is not hers: re-route it to logistics with a reason
+        olga.goto(f"{url}/findings/f-t0002")
+        olga.select_option("#reroute-dept", "logistics")
+        olga.fill("#reroute-reason", "快递没到是物流的事")
+        olga.click("#reroute")
+        olga.wait_for_url(f"{url}/findings")
+        assert "f-t0002 → logistics" in olga.inner_text("main")
+        assert olga.locator("tr[data-finding='f-t0002']").count() == 0
+        shot(olga, "owner-rerouted")
+        [route] = s.store.routes(["f-t0002"])
+        assert route.department == "logistics" and "快递没到是物流的事" in route.reason
+
+        # a customer, and the digest inside the app with its ids linked
+        olga.goto(f"{url}/customers/U0001")
+        assert "C101 → C100" in olga.inner_text("#chains")
+        shot(olga, "customer")
+        olga.goto(f"{url}/digests/2026-11-20/view/after_sales")
+        olga.click("text=t0001 >> nth=0")
+        olga.wait_for_url(f"{url}/topics/t0001")
+    finally:
+        ctx.close()

@@ -476,3 +476,11 @@ def test_runs_page_is_a_summary_in_the_configured_timezone(web):
     assert '<table class="grid" id="runs">' in html and "<details>" in html and "Asia/Shanghai" in html
     assert re.search(r"<td>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} <small", html)
     assert "+00:00" not in html
+
+
+def test_call_page_times_are_local(web):
+    s, c = web
+    login(c, "sam")
+    html = c.get(f"/calls/{s.calls['C100']}").text
+    assert "2026-11-20 17:00:00" in html  # started 09:00 UTC, shown in Asia/Shanghai
+    assert 'id="visible-id">C100<' in html and f"<code>{s.calls['C100']}</code>" in html  # the hash as a detail

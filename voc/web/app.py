@@ -27,7 +27,7 @@ from voc.store.review import ReviewError, ReviewQueue
 from voc.web.deps import AuthRequired, WebContext, page
 from voc.web.routes import ROUTERS
 from voc.web.users import LoginThrottle, Users
-from voc.web.views import NotVisible
+from voc.web.views import NotVisible, human_time
 
 __all__ = ["PAGE_CSP", "SecurityHeaders", "create_app"]
 
@@ -89,6 +89,7 @@ async def _review_error(request: Request, exc: ReviewError):
 def _context(settings: Settings, store: Store) -> WebContext:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
+    env.filters["localtime"] = lambda value: human_time(value, settings.timezone)  # ISO -> settings.timezone
     return WebContext(settings=settings, store=store, users=Users(store.db),
                       queue=ReviewQueue(store.db, settings.qa.claim_lease_minutes),
                       templates=Jinja2Templates(env=env), exports_dir=Path(settings.exports_dir),

@@ -352,7 +352,10 @@ def human_time(value: str | None, tz: str) -> str:
         return ""
     from zoneinfo import ZoneInfo
 
-    t = dt.datetime.fromisoformat(value)
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
