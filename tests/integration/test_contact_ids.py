@@ -208,3 +208,20 @@ def test_findings_list_prints_ids_whole_at_80_columns_with_a_reason(db):
     assert [r["id"] for r in rows] == list(LONG_IDS)
     assert rows[0]["contact_ids"] == ["C009", "T00152"] and rows[0]["interaction_ids"] == [C009, "chat-22e75c62cd5e005404ef"]
     assert rows[0]["reason"].startswith("54 member texts")
+
+
+def test_digest_data_maps_finding_contacts_to_visible_ids(db, tmp_path):
+    from voc.config import load_settings
+    from voc.pipeline import digest_data
+    from voc.report import write_digests
+
+    store, _q, env = db
+    finding = Finding("emerging:2026-11-20:T0013", "emerging_topic", DAY, "空调/漏水", "", topic_id="T0013", count=2,
+                      interaction_ids=("chat-22e75c62cd5e005404ef", C009))
+    store.replace_findings(DAY, ["emerging_topic"], [finding])
+    store.replace_routes([Route(finding.id, "after_sales", 0.8, "keywords 漏水")])
+    data = digest_data(store, load_settings(environ=env), DAY)
+    assert data.contacts == {"chat-22e75c62cd5e005404ef": ("chat", "T00152"), C009: ("call", "C009")}
+    write_digests(data, tmp_path, ("md",))
+    md = (tmp_path / "departments" / "after_sales.md").read_text("utf-8")
+    assert "contacts: call C009, chat T00152" in md and "topic T0013" in md

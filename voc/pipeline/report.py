@@ -17,6 +17,7 @@ from voc.config import Settings
 from voc.pipeline.runner import ProgressFn, stage, timed, utcnow
 from voc.records import StageResult
 from voc.store import Store
+from voc.store.contacts import contact_refs
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,11 @@ def digest_data(store: Store, settings: Settings, run_date: dt.date) -> Any:
     for i in items:
         volumes[i.channel.value] = volumes.get(i.channel.value, 0) + 1
     names = {d.id: d.display_name for d in load_departments(settings.routing.departments_file)}
+    refs = contact_refs(store.db, [i for f in findings for i in f.interaction_ids])
     return DigestData(run_date=run_date, findings=findings, routes=routes, department_names=names, volumes=volumes,
                       sentiment=_sentiment_summary(store, settings, items), qa=_qa_summary(store, settings, items),
-                      top_n=settings.report.top_n)
+                      top_n=settings.report.top_n,
+                      contacts={iid: (r.channel, r.contact_id) for iid, r in refs.items()})
 
 
 def _send(store: Store, settings: Settings, run_date: dt.date,

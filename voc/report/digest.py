@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from voc.csvsafe import safe_writer
-from voc.records import Finding, Route
+from voc.records import Finding, Route, contact_label, visible_id
 
 logger = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 OVERVIEW = "overview"  # pseudo-department id: webhooks subscribed to it get the management overview
 CSV_COLUMNS = (
     "rank", "department", "finding_id", "kind", "title", "count", "customers", "value_weight", "growth",
-    "confidence", "reason", "examples",
+    "confidence", "reason", "examples", "topic_id", "contact_ids",
 )
+CONTACTS_SHOWN = 10  # contact ids listed per finding in the Markdown/HTML digests (the CSV lists all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class DigestData:
     top_n: int = 10  # findings listed in the overview
     examples_per_finding: int = 3
     customers: Mapping[str, Any] | None = None  # voc.customers.CustomerReport.to_digest(); section shown when set
+    # interaction id -> (channel, visible id: the source's call / record id, see voc.records.visible_id)
+    contacts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,17 @@ class DigestItem:
     rank: int
     finding: Finding
     route: Route
+    contacts: tuple[tuple[str, str], ...] = ()  # (channel, visible id) of the finding's contacts, calls first
+
+    @property
+    def contact_ids(self) -> list[str]:
+        """The visible ids of the finding's contacts (C009, the chat's own id), calls first."""
+        return [cid for _channel, cid in self.contacts]
+
+    @property
+    def contact_labels(self) -> list[str]:
+        """``call C009``, ``chat T00152``: ids with their kind, told apart from topic ids such as ``T0013``."""
+        return [contact_label(channel, cid) if channel else cid for channel, cid in self.contacts]
 
     @property
     def sparkline(self) -> str:
@@ -92,8 +106,15 @@ def department_items(data: DigestData) -> dict[str, list[DigestItem]]:
     out = {}
     for dept, pairs in sorted(grouped.items()):
         pairs.sort(key=lambda p: (-p[0].value_weight, -p[0].count, p[0].id))
-        out[dept] = [DigestItem(i, f, r) for i, (f, r) in enumerate(pairs, start=1)]
+        out[dept] = [DigestItem(i, f, r, _contacts(f, data.contacts) if data.contacts else ()) for i, (f, r) in enumerate(pairs, start=1)]
     return out
+
+
+def _contacts(finding: Finding, known: Mapping[str, tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The finding's contacts as (channel, visible id), calls first (their ids are what people look up), then in
+    the finding's order; an interaction the mapping does not know shows its own id."""
+    pairs = [known.get(iid, ("", visible_id(None, iid))) for iid in finding.interaction_ids]
+    return tuple(sorted(pairs, key=lambda p: p[0] != "call"))
 
 
 def _one_line(text: Any) -> str:
@@ -128,6 +149,7 @@ def _context(data: DigestData, items: Mapping[str, list[DigestItem]]) -> dict[st
         "sentiment": dict(data.sentiment),
         "qa": dict(data.qa),
         "n_examples": data.examples_per_finding,
+        "n_contacts": CONTACTS_SHOWN,
         "customers": dict(data.customers) if data.customers else None,
         "totals": {
             d: {"findings": len(its), "count": sum(i.finding.count for i in its),
@@ -160,7 +182,7 @@ def render_csv(items: Sequence[DigestItem], examples: int = 3) -> str:
         writer.writerow([
             item.rank, r.department, f.id, f.kind, _one_line(f.title), f.count, f.customers,
             round(f.value_weight, 3), item.growth, round(r.confidence, 3), _one_line(r.reason),
-            " | ".join(_one_line(e) for e in f.examples[:examples]),
+            " | ".join(_one_line(e) for e in f.examples[:examples]), f.topic_id or "", ";".join(item.contact_ids),
         ])
     return buf.getvalue()
 
