@@ -225,3 +225,15 @@ def test_digest_data_maps_finding_contacts_to_visible_ids(db, tmp_path):
     write_digests(data, tmp_path, ("md",))
     md = (tmp_path / "departments" / "after_sales.md").read_text("utf-8")
     assert "contacts: call C009, chat T00152" in md and "topic T0013" in md
+
+
+def test_status_json_adds_the_visible_id(db):
+    from voc.records import CallSentiment
+
+    store, _q, env = db
+    store.replace_sentiment(C009, [], CallSentiment(C009, -0.8, -0.2, -0.9, "worsening", True, ("12315",), "test"))
+    res = _invoke(["status", "--json"], env)
+    assert res.exit_code == 0, res.output
+    esc = json.loads(res.stdout)["sentiment"]["escalated_calls"]
+    assert [(c["id"], c["external_id"], c["contact_id"]) for c in esc] == [(C009, "C009", "C009")]
+    assert "escalation call C009" in _invoke(["status"], env).stdout

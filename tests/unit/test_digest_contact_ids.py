@@ -43,3 +43,13 @@ def test_department_digest_lists_contacts_by_visible_id_with_their_kind(tmp_path
 def test_without_the_mapping_the_calls_line_stays():
     md = render_department(_data(contacts=False), "after_sales", "md")
     assert "calls: C009" in md and "contacts:" not in md
+
+
+def test_risk_reasons_name_escalated_contacts_with_their_kind():
+    from voc.customers import customer_risk
+    from voc.customers.model import Contact
+
+    chat = Contact("chat-22e75c62cd5e005404ef", "U0500", "chat", RUN, external_id="T00152", topic_id="T0013",
+                   topic_label="空调/漏水", sentiment=-0.9, escalation=True)
+    risk = customer_risk([chat], {})
+    assert "escalation flagged in 1 contact(s): chat T00152" in risk.reasons

@@ -217,6 +217,10 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="print one JSON
     from voc.pipeline import sentiment_overview
 
     info["sentiment"] = sentiment_overview(store, s)
+    from voc.records import visible_id
+
+    for row in [*info["failures"], *info["sentiment"]["escalated_calls"]]:  # added field: the id people type
+        row["contact_id"] = visible_id(row.get("external_id"), row["id"])
     if json_out:
         emit_json(info)
         return
@@ -232,7 +236,7 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="print one JSON
     for r in info["runs"][:5]:
         out.print(f"run {r['id']} {r['run_date']} {r['status']} ({r['trigger']})")
     for f in info["failures"][:20]:
-        out.print(f"  [red]failed[/red] {f['stage']} {f['external_id'] or f['id']}: {f['reason']}")
+        out.print(f"  [red]failed[/red] {f['stage']} {f['contact_id']}: {f['reason']}")
     for q in info["quarantine"]:
         out.print(f"  [yellow]quarantined[/yellow] {q['path']}: {q['reason']}")
     _print_sentiment(info["sentiment"])
@@ -250,7 +254,7 @@ def _print_sentiment(sent: dict[str, Any]) -> None:
     for c in sent["escalated_calls"]:
         from rich.markup import escape
 
-        out.print(f"  [red]escalation[/red] call {escape(str(c['external_id'] or c['id']))} "
+        out.print(f"  [red]escalation[/red] call {escape(str(c['contact_id']))} "
                   f"({c['score']:+.2f}, {c['trajectory']}): {escape('; '.join(c['reasons']))}")
 
 

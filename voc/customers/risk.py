@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from voc.customers.model import Contact, CustomerRisk, RepeatChain, RepeatLink
+from voc.records import contact_label, visible_id
 from voc.value import DEFAULT_TIER_WEIGHTS, customer_weight
 
 UNRESOLVED_REVIEW = frozenset({"open", "claimed", "appealed"})
@@ -21,11 +22,13 @@ DEFAULT_RISK_WEIGHTS: Mapping[str, float] = {
 
 
 def _name(c: Contact) -> str:
-    return c.external_id or c.interaction_id
+    return visible_id(c.external_id, c.interaction_id)
 
 
-def _names(cs: Sequence[Contact], n: int = 3) -> str:
-    shown = ", ".join(_name(c) for c in cs[:n])
+def _names(cs: Sequence[Contact], n: int = 3, *, kind: bool = False) -> str:
+    """The first ``n`` contacts' visible ids; ``kind``: with the channel in front (``chat T01808``), for lists that mix
+    channels, so a record id is not read as a topic id (``T0013``)."""
+    shown = ", ".join(contact_label(c.channel, _name(c)) if kind else _name(c) for c in cs[:n])
     return shown + (f" +{len(cs) - n}" if len(cs) > n else "")
 
 
@@ -73,7 +76,7 @@ def customer_risk(
     escalated = [c for c in recent if c.escalation]
     if escalated:
         counts["escalation"] = len(escalated)
-        reasons.append(f"escalation flagged in {len(escalated)} contact(s): {_names(escalated)}")
+        reasons.append(f"escalation flagged in {len(escalated)} contact(s): {_names(escalated, kind=True)}")
 
     open_qa = [c for c in recent if c.qa_review in UNRESOLVED_REVIEW]
     if open_qa:
