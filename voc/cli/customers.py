@@ -46,9 +46,9 @@ def customers_show(
         return
     out.print(f"{view['customer_id']} tier={view['tier'] or '-'} value={view['value'] or '-'} weight={view['weight']}",
               markup=False, soft_wrap=True)
-    names = {c["interaction_id"]: c["contact_id"] for c in view["contacts"]}
+    names = {c["interaction_id"]: contact_label(c["channel"], c["contact_id"]) for c in view["contacts"]}
     for c in view["contacts"]:
-        parts = [c["date"], contact_label(c["channel"], c["contact_id"]),
+        parts = [c["date"], names[c["interaction_id"]],
                  " ".join(x for x in (f"topic {c['topic_id']}" if c["topic_id"] else None, c["topic_label"]) if x)
                  or "-", c["service_type"] or "-"]
         if c["sentiment"] is not None:
