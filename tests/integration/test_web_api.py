@@ -484,3 +484,22 @@ def test_call_page_times_are_local(web):
     html = c.get(f"/calls/{s.calls['C100']}").text
     assert "2026-11-20 17:00:00" in html  # started 09:00 UTC, shown in Asia/Shanghai
     assert 'id="visible-id">C100<' in html and f"<code>{s.calls['C100']}</code>" in html  # the hash as a detail
+
+
+@pytest.mark.slow  # the routing stage refits its classifier on the new example (~10-40 s)
+def test_a_reroute_in_the_app_routes_the_next_night(web):
+    from voc.pipeline.routing import run as route_night
+    from voc.records import Finding
+
+    s, c = web
+    r = c.post("/api/findings/f-t0002/route", headers=bearer(s, "olga"),
+               json={"department": "logistics", "reason": "快递没到是物流的事"})
+    assert r.status_code == 200
+    night = dt.date(2026, 11, 21)
+    s.store.replace_findings(night, ["emerging_topic"], [Finding(
+        "f-t0002-next", "emerging_topic", night, "快递延误", "1 chat", "t0002", 1, 1, 1.0, ("快递三天没到",),
+        (s.chat_id,))])
+    result = route_night(s.store, s.settings, night)
+    assert result.details["by_department"] == {"logistics": 1}
+    [route] = s.store.routes(["f-t0002-next"])
+    assert route.department == "logistics" and "t0002" in route.reason
