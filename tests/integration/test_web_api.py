@@ -338,6 +338,11 @@ def test_owner_inbox_shows_her_department_only(web):
     login(c, "olga")
     page_html = c.get("/findings").text
     assert "f-t0002" in page_html and "qa:closing" not in page_html
+    from voc.web.users import Users
+
+    Users(s.store.db).add("owen", "department_owner", PASSWORD)  # no department: no findings
+    assert c.get("/api/findings", headers={"Authorization": f"Bearer {Users(s.store.db).issue_token('owen')}"}
+                 ).json()["findings"] == []
 
 
 def test_reroute_needs_a_reason_and_feeds_route_memory_and_examples(web):

@@ -77,8 +77,9 @@ def findings_inbox(store: Store, settings: Settings, user: User, day: dt.date | 
     day = day or (dates[0] if dates else None)
     found = [f for f in everything if f.run_date == day]
     routes = {r.finding_id: r for r in store.routes([f.id for f in found])}
-    dept = user.department if user.role == "department_owner" else department
-    if dept:
+    owner_only = user.role == "department_owner"  # an owner without a department sees none
+    dept = user.department if owner_only else department
+    if owner_only or dept:
         found = [f for f in found if routes.get(f.id) is not None and routes[f.id].department == dept]
     found.sort(key=lambda f: (-f.value_weight, -f.count, f.id))
     ext = _external_ids(store, sorted({i for f in found for i in f.interaction_ids[:10]}))
