@@ -148,6 +148,10 @@ def test_an_id_two_sources_share_is_an_error_listing_both(db):
     assert res.exit_code == 2 and "call:C009" in res.output and "chat:C009" in res.output
     assert json.loads(_invoke(["qa", "show", "chat:C009", "--json"], env).stdout)["id"] == 3
     assert json.loads(_invoke(["qa", "show", "call C009", "--json"], env).stdout)["id"] == 2
+    _add(store, "chat-7e7e7e7e7e7e7e7e7e7e", Channel.CHAT, "C007", customer="U0999", text="好评")
+    res = _invoke(["qa", "show", "C007"], env)  # two contacts, neither sent to review: both named
+    assert res.exit_code == 2 and "no review item for any contact with id 'C007'" in res.output
+    assert "call C007" in res.output and "chat C007" in res.output
     res = _invoke(["reprocess", "--call", "C009", "-s", "sentiment"], env)
     assert res.exit_code == 2 and "call:C009" in res.output and "chat:C009" in res.output
 
@@ -160,6 +164,8 @@ def test_item_number_that_is_also_a_call_id(db):
     assert res.exit_code == 2 and "#1" in res.output and "call:1" in res.output
     assert json.loads(_invoke(["qa", "show", "#1", "--json"], env).stdout)["contact_id"] == "C001"
     assert json.loads(_invoke(["qa", "show", "call:1", "--json"], env).stdout)["id"] == 3
+    _add(store, "chat-2222222222222222bbbb", Channel.CHAT, "2", text="好评")  # a chat "2" has no review item
+    assert json.loads(_invoke(["qa", "show", "2", "--json"], env).stdout)["contact_id"] == "C009"  # item #2
 
 
 def test_customers_show_labels_contacts_apart_from_topics(db):

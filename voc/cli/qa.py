@@ -83,19 +83,19 @@ def _qa_item(queue, store, ref: str):
         if text.startswith("#"):
             return by_number
     contacts = find_contacts(store.db, text)
-    if len(contacts) > 1:
-        with_items = [c for c in contacts if for_contact(c) is not None]
-        if len(with_items) != 1 or by_number is not None:
-            raise fail(str(AmbiguousContact(text, contacts)))
-        contacts = with_items
-    item = for_contact(contacts[0]) if contacts else None
-    if by_number is not None and item is not None and item.id != by_number.id:
-        raise fail(f"'{text}' is both review item #{by_number.id} and {contacts[0].describe()} (review item "
-                   f"#{item.id}): type #{by_number.id} for the item or {contacts[0].qualified} for the contact")
+    held = [(c, it) for c in contacts if (it := for_contact(c)) is not None]
     if by_number is not None:
+        other = next(((c, it) for c, it in held if it.id != by_number.id), None)
+        if other is not None:
+            raise fail(f"'{text}' is both review item #{by_number.id} and {other[0].describe()} (review item "
+                       f"#{other[1].id}): type #{by_number.id} for the item or {other[0].qualified} for the contact")
         return by_number
-    if item is not None:
-        return item
+    if len(held) == 1:
+        return held[0][1]
+    if len(held) > 1:
+        raise fail(str(AmbiguousContact(text, [c for c, _ in held])))
+    if len(contacts) > 1:
+        raise fail(f"no review item for any contact with id '{text}': " + "; ".join(c.describe() for c in contacts))
     if contacts:
         c = contacts[0]
         qa = store.qa_results([c.interaction_id]) if c.channel == "call" else []
