@@ -3,7 +3,6 @@ examples); retrain the step model; calibration; export."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 from rich.table import Table
 
 from voc.cli.common import emit_json, err, fail, open_store, out, settings
+from voc.cli.qa_items import contacts_of, find_item, item_dict
 
 __all__ = ["qa_app"]
 
@@ -33,78 +33,6 @@ def _review_queue(s=None):
     s = s or settings()
     store = open_store(s)
     return store, ReviewQueue(store.db, s.qa.claim_lease_minutes)
-
-
-def _qa_item_dict(item, machine: dict[str, Any] | None = None, lease_minutes: float | None = None,
-                  contact=None) -> dict[str, Any]:
-    """An item as JSON; ``contact`` (a ContactRef) adds the call's visible id, channel and date."""
-    from voc.records import visible_id
-
-    claimed = item.claimed_at.replace(tzinfo=item.claimed_at.tzinfo or dt.UTC) if item.claimed_at else None
-    expired = (item.status == "claimed" and claimed is not None and lease_minutes is not None
-               and dt.datetime.now(dt.UTC) - claimed > dt.timedelta(minutes=lease_minutes))
-    return {"id": item.id, "interaction_id": item.interaction_id, "queue": item.queue, "status": item.status,
-            "reasons": list(item.reasons), "priority": round(item.priority, 3), "assignee": item.assignee,
-            "claimed_at": claimed.isoformat() if claimed else None, "lease_expired": expired,
-            "machine_score": machine["score"] if machine else None, "score_override": item.score_override,
-            "comment": item.comment, "appeal_reason": item.appeal_reason, "history": list(item.history),
-            "created_at": item.created_at.isoformat() if item.created_at else None,
-            "contact_id": contact.contact_id if contact else visible_id(None, item.interaction_id),
-            "external_id": contact.external_id if contact else None,
-            "channel": contact.channel if contact else None,
-            "business_date": contact.business_date.isoformat() if contact else None}
-
-
-def _contacts(store, items) -> dict[str, Any]:
-    from voc.store.contacts import contact_refs
-
-    return contact_refs(store.db, [i.interaction_id for i in items]) if items else {}
-
-
-def _qa_item(queue, store, ref: str):
-    """A review item by its number (``14`` or ``#14``) or by its contact: the call id (``C009``), the id with its
-    channel (``call:C009``) or the internal interaction id. A number that is also a call id is ambiguous."""
-    from voc.store.contacts import AmbiguousContact, find_contacts, review_item_id
-    from voc.store.review import ReviewError
-
-    def for_contact(c):
-        number = review_item_id(store.db, c.interaction_id)
-        return None if number is None else queue.get(number)
-
-    text = ref.strip()
-    number = text[1:] if text.startswith("#") else text
-    by_number = None
-    if number.isdigit():
-        try:
-            by_number = queue.get(int(number))
-        except ReviewError as exc:
-            if text.startswith("#"):
-                raise fail(str(exc)) from None
-        if text.startswith("#"):
-            return by_number
-    contacts = find_contacts(store.db, text)
-    held = [(c, it) for c in contacts if (it := for_contact(c)) is not None]
-    if by_number is not None:
-        other = next(((c, it) for c, it in held if it.id != by_number.id), None)
-        if other is not None:
-            raise fail(f"'{text}' is both review item #{by_number.id} and {other[0].describe()} (review item "
-                       f"#{other[1].id}): type #{by_number.id} for the item or {other[0].qualified} for the contact")
-        return by_number
-    if len(held) == 1:
-        return held[0][1]
-    if len(held) > 1:
-        raise fail(str(AmbiguousContact(text, [c for c, _ in held])))
-    if len(contacts) > 1:
-        raise fail(f"no review item for any contact with id '{text}': " + "; ".join(c.describe() for c in contacts))
-    if contacts:
-        c = contacts[0]
-        qa = store.qa_results([c.interaction_id]) if c.channel == "call" else []
-        raise fail(f"no review item for {c.describe()}: " + (
-            "QA scores calls only" if c.channel != "call" else
-            f"its QA score {qa[0]['score']:.0f} did not send it to review" if qa else
-            f"not QA-scored yet (the qa stage of {c.business_date} has not run for it)"))
-    raise fail(f"no review item or contact '{text}' (give an item number, a call id such as C009, or an internal "
-               "id such as call-…)")
 
 
 def _read_transcripts(path: Path) -> list[dict[str, Any]]:
@@ -270,8 +198,8 @@ def qa_list(
     store, q = _review_queue()
     items = q.items(status=status, queue=queue, reason=reason, limit=limit)
     machine = {r["interaction_id"]: r for r in store.qa_results([i.interaction_id for i in items])} if items else {}
-    refs = _contacts(store, items)
-    rows = [_qa_item_dict(i, machine.get(i.interaction_id), q.lease_minutes, refs.get(i.interaction_id)) for i in items]
+    refs = contacts_of(store, items)
+    rows = [item_dict(i, machine.get(i.interaction_id), q.lease_minutes, refs.get(i.interaction_id)) for i in items]
     if json_out:
         emit_json([{k: v for k, v in r.items() if k != "history"} for r in rows])
         return
@@ -299,10 +227,10 @@ def qa_show(
 ) -> None:
     """One review item with the machine's per-rule verdicts and evidence, and its history."""
     store, q = _review_queue()
-    item = _qa_item(q, store, ref)
+    item = find_item(q, store, ref)
     res = store.qa_results([item.interaction_id])
-    contact = _contacts(store, [item]).get(item.interaction_id)
-    d = _qa_item_dict(item, res[0] if res else None, q.lease_minutes, contact)
+    contact = contacts_of(store, [item]).get(item.interaction_id)
+    d = item_dict(item, res[0] if res else None, q.lease_minutes, contact)
     d["rules"] = [{"rule": o.get("rule_id"), "name": o.get("name"), "passed": o.get("passed"), "weight": o.get("weight"),
                    "detail": o.get("detail"), "evidence": o.get("evidence") or [],
                    "verdict": _verdict(o.get("passed"), o.get("detail"))} for o in (res[0]["outcomes"] if res else [])]
@@ -329,7 +257,7 @@ def _qa_act(store, fn, *args, **kwargs) -> None:
         item = fn(*args, **kwargs)
     except ReviewError as exc:
         raise fail(str(exc), 1) from None
-    emit_json(_qa_item_dict(item, contact=_contacts(store, [item]).get(item.interaction_id)))
+    emit_json(item_dict(item, contact=contacts_of(store, [item]).get(item.interaction_id)))
 
 
 @qa_app.command("claim")
@@ -347,9 +275,9 @@ def qa_claim(
         item = q.claim_next(reviewer, queue)
         if item is None:
             raise fail("nothing to claim: the queue has no open item" + (f" in {queue}" if queue else ""), 1)
-        emit_json(_qa_item_dict(item, contact=_contacts(store, [item]).get(item.interaction_id)))
+        emit_json(item_dict(item, contact=contacts_of(store, [item]).get(item.interaction_id)))
         return
-    _qa_act(store, q.claim, _qa_item(q, store, ref).id, reviewer)
+    _qa_act(store, q.claim, find_item(q, store, ref).id, reviewer)
 
 
 @qa_app.command("release")
@@ -359,7 +287,7 @@ def qa_release(
 ) -> None:
     """Give a claimed item back to the queue."""
     store, q = _review_queue()
-    _qa_act(store, q.release, _qa_item(q, store, ref).id, reviewer)
+    _qa_act(store, q.release, find_item(q, store, ref).id, reviewer)
 
 
 @qa_app.command("resolve")
@@ -372,7 +300,7 @@ def qa_resolve(
 ) -> None:
     """Resolve one's claimed item, optionally with a score override, a comment and step verdicts."""
     store, q = _review_queue()
-    _qa_act(store, q.resolve, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
+    _qa_act(store, q.resolve, find_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
 
 
 @qa_app.command("override")
@@ -385,7 +313,7 @@ def qa_override(
 ) -> None:
     """Overrule the machine on some rules of one's claimed item (and/or note a score or comment) without resolving it."""
     store, q = _review_queue()
-    _qa_act(store, q.annotate, _qa_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
+    _qa_act(store, q.annotate, find_item(q, store, ref).id, reviewer, score_override=score, comment=comment, steps=_steps(step))
 
 
 @qa_app.command("appeal")
@@ -396,7 +324,7 @@ def qa_appeal(
 ) -> None:
     """Appeal a resolved review; a supervisor decides it with `voc qa decide`."""
     store, q = _review_queue()
-    _qa_act(store, q.appeal, _qa_item(q, store, ref).id, by, reason)
+    _qa_act(store, q.appeal, find_item(q, store, ref).id, by, reason)
 
 
 @qa_app.command("decide")
@@ -409,7 +337,7 @@ def qa_decide(
 ) -> None:
     """Second review of an appealed item: closes it, with a new score or keeping the first one."""
     store, q = _review_queue()
-    _qa_act(store, q.decide_appeal, _qa_item(q, store, ref).id, supervisor, score_override=score, comment=comment,
+    _qa_act(store, q.decide_appeal, find_item(q, store, ref).id, supervisor, score_override=score, comment=comment,
             steps=_steps(step))
 
 
@@ -512,7 +440,7 @@ def qa_export(
     items = q.items(status=status, queue=queue, limit=10**9)
     ids = [i.interaction_id for i in items]
     machine = {r["interaction_id"]: r["score"] for r in store.qa_results(ids)} if ids else {}
-    refs = _contacts(store, items)
+    refs = contacts_of(store, items)
     rows = []
     for i in items:
         c = refs.get(i.interaction_id)
