@@ -25,7 +25,7 @@ def customers_show(
     customer_id: Annotated[str, typer.Argument(help="customer id from calls.csv / the text channels, or the id of one of "
                                                     "the customer's contacts (C009, a chat's id)")],
     date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON (shape: docs/customers.md)")] = False,
 ) -> None:
     """One customer's contacts across channels: dates, topics, sentiment, QA, repeat chain and risk."""
     from voc.pipeline import customer_timeline
@@ -93,7 +93,7 @@ def _add_contact_ids(view: dict) -> None:
 def customers_at_risk(
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="default: customers.top_n")] = None,
     date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON (shape: docs/customers.md)")] = False,
 ) -> None:
     """Customers ranked by churn risk (signals x customer value), with the reasons."""
     from voc.pipeline import at_risk_customers
@@ -116,7 +116,7 @@ def customers_at_risk(
 def outreach(
     topic_id: Annotated[str, typer.Argument(help="topic id, e.g. T0007 (see the emerging topics in the digest)")],
     date: Annotated[str | None, typer.Option("--date", help="as of YYYY-MM-DD (default: latest business date)")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON (shape: docs/customers.md)")] = False,
 ) -> None:
     """Customers to contact first about a topic: complainers and silent customers sharing batch/product."""
     from voc.pipeline import topic_outreach

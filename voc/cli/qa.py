@@ -223,7 +223,7 @@ def qa_list(
 @qa_app.command("show")
 def qa_show(
     ref: Annotated[str, typer.Argument(help=REF_HELP)],
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object: the `qa list --json` shape plus history and rules (docs/cli.md)")] = False,
 ) -> None:
     """One review item with the machine's per-rule verdicts and evidence, and its history."""
     store, q = _review_queue()
@@ -345,7 +345,7 @@ def qa_decide(
 def qa_retrain(
     script: Annotated[list[str] | None, typer.Option("--script", help="only these scripts (default: all)")] = None,
     force: Annotated[bool, typer.Option("--force", help="refit even when nothing changed")] = False,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object per script")] = False,
 ) -> None:
     """Refit the step model on the scripts' examples plus every reviewer step decision; shows per rule how often the
     machine agreed with the reviewers before and after."""
@@ -381,7 +381,7 @@ def _pct(v: float | None) -> str:
 def qa_calibration(
     queue: Annotated[str | None, typer.Option("--queue", "-q")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="two scores agree when this close")] = 5.0,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object (docs/cli.md)")] = False,
 ) -> None:
     """Reviewer vs machine (overrides, mean |override - machine|) and reviewer vs reviewer after appeals."""
     s = settings()
