@@ -19,9 +19,13 @@ from typing import Any
 
 from voc.config import LimitSettings
 
-__all__ = ["InboxRules", "inside", "outside_reason", "oversized_field", "pseudonym", "truncate_text"]
+__all__ = ["InboxRules", "NotYet", "inside", "outside_reason", "oversized_field", "pseudonym", "truncate_text"]
 
 PSEUDONYM_PREFIX = "pid-"
+
+
+class NotYet(ValueError):
+    """A row dated after the plausible window: refused today, but it may go in on a later run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,10 @@ class InboxRules:
             window = f"{self.limits.earliest_date} .. {latest.isoformat() if latest else 'any'}"
             return f"{column} {day.isoformat()} is outside the plausible window {window} (limits.earliest_date, limits.future_days)"
         return None
+
+    def too_new(self, when: dt.datetime, tz: Any) -> bool:
+        """True when ``when`` falls after the window (it may be plausible on a later run)."""
+        return self.latest is not None and when.astimezone(tz).date() > self.latest
 
     def ident(self, value: str | None) -> str | None:
         if value is None or value == "" or self.identify is None:

@@ -18,23 +18,33 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import re
-import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from voc.config import LimitSettings
-from voc.ingest.guard import InboxRules, inside, outside_reason, oversized_field, truncate_text
+from voc.ingest.files import (
+    FileSeen,
+    decode_table_bytes,
+    iter_csv_rows,
+    iter_lines,
+    open_text,
+    sniff,
+    undecodable,
+)
+from voc.ingest.guard import InboxRules, NotYet, inside, outside_reason, oversized_field, truncate_text
 from voc.ingest.media import check_audio
 from voc.records import PII_PLACEHOLDER_RE, Channel, Interaction
 
 log = logging.getLogger(__name__)
+SINK_BATCH = 1000  # candidates handed to scan_inbox's sink at a time
+SETTLE_NS = 2_000_000_000  # a text file younger than this is not trusted by its size and time alone
 
 CALL_REQUIRED = ("call_id", "file", "start_time")
 TEXT_REQUIRED = ("id", "text", "created_at")
@@ -73,6 +83,9 @@ class InboxScan:
     candidates: list[Candidate] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    files: list[FileSeen] = field(default_factory=list)  # text files read (or found unchanged by hash) this scan
+    unchanged: int = 0  # text files skipped as already read (see ``manifest`` of :func:`scan_inbox`)
+    unchanged_rows: int = 0  # ... and the candidates they yielded when they were read
 
 
 def sha256_file(path: Path) -> str:
@@ -117,66 +130,6 @@ def clean_attributes(attributes: dict[str, Any], redact: Callable[[str], str] | 
                 value = cleaned
         out[key] = value
     return out
-
-
-# ---- encodings and tables --------------------------------------------------------------------
-def decode_table_bytes(data: bytes, name: str) -> tuple[str, str]:
-    """Decode a CSV/JSONL file: UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030/GBK.
-
-    Returns (text, encoding). Raises ValueError naming the problem when none fits.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        pass
-    guess = None
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        guess = best.encoding if best else None
-    except Exception:  # pragma: no cover - optional helper
-        guess = None
-    hint = f" (looks like {guess}); save it as UTF-8" if guess else "; save it as UTF-8"
-    raise ValueError(f"{name}: not UTF-8 or GBK text, byte {utf8_error.start} is invalid{hint}")
-
-
-CSV_FIELD_CEILING = 64 * 2**20  # the csv module's own cap (128 KiB by default) would refuse the whole file
-
-
-def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str, list[tuple[int, str]]]:
-    """(header, [(line, row)], encoding, [(line, error)]): a row the csv module cannot read is reported by its
-    line number and skipped, the rows around it are kept. Oversized fields are the caller's to refuse."""
-    text, encoding = decode_table_bytes(path.read_bytes(), path.name)
-    if csv.field_size_limit() < CSV_FIELD_CEILING:
-        csv.field_size_limit(min(CSV_FIELD_CEILING, sys.maxsize))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[tuple[int, str]] = []
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append((line, f"line {line}: unreadable CSV row ({exc})"))
-            continue
-        clean = {k: (v.strip() if isinstance(v, str) else "") for k, v in row.items() if k is not None}
-        if not any(clean.values()):
-            continue
-        rows.append((reader.line_num, clean))
-    return header, rows, encoding, errors
 
 
 # ---- values ----------------------------------------------------------------------------------
@@ -235,6 +188,17 @@ class _Ctx:
     scan: InboxScan
     rules: InboxRules
     redact: Callable[[str], str] | None
+    manifest: Mapping[str, FileSeen] = field(default_factory=dict)
+    sink: Callable[[list[Candidate]], None] | None = None
+    pending: set[str] = field(default_factory=set)  # files with rows dated after the window: read again later
+    emitted: int = 0
+
+    def emit(self, cand: Candidate) -> None:
+        self.scan.candidates.append(cand)
+        self.emitted += 1
+        if self.sink is not None and len(self.scan.candidates) >= SINK_BATCH:
+            self.sink(self.scan.candidates)
+            self.scan.candidates = []
 
     def reject(self, path: str, reason: str, content_hash: str = "") -> None:
         self.scan.rejected.append(Rejected(self.rules.file_label(path), reason, content_hash))
@@ -242,18 +206,25 @@ class _Ctx:
 
 def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[str], str] | None = None, *,
                limits: LimitSettings | None = None, today: dt.date | None = None,
-               identify: Callable[[str], str] | None = None, max_audio_s: float | None = None) -> InboxScan:
+               identify: Callable[[str], str] | None = None, max_audio_s: float | None = None,
+               manifest: Mapping[str, FileSeen] | None = None,
+               sink: Callable[[list[Candidate]], None] | None = None) -> InboxScan:
     """Scan ``inbox``. ``redact`` is applied to text-channel bodies, to extra columns of calls and texts
     (see :func:`clean_attributes`) and to rejection reasons (which may quote a cell) before they leave
     this function. ``limits`` bound texts, fields, recordings and dates (the window ends ``limits.future_days``
     after ``today``; no upper bound without it); ``identify`` maps an identifier to what may be stored;
-    ``max_audio_s`` refuses longer recordings."""
+    ``max_audio_s`` refuses longer recordings.
+
+    ``manifest`` (path relative to the inbox -> :class:`FileSeen` of an earlier scan with the same settings): a text
+    file listed there with the same size and modification time, or the same bytes, is skipped unread; the text
+    files this scan read are listed in ``files``. ``sink`` takes the candidates in batches as they are found
+    (``candidates`` then holds none at the end), so memory does not grow with the inbox."""
     inbox = Path(inbox)
     scan = InboxScan()
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} does not exist or is not a folder")
     ctx = _Ctx(inbox, inbox.resolve(), ZoneInfo(timezone), scan,
-               InboxRules(limits or LimitSettings(), today, identify, max_audio_s), redact)
+               InboxRules(limits or LimitSettings(), today, identify, max_audio_s), redact, manifest or {}, sink)
     referenced: set[Path] = set()
     for meta in sorted(inbox.glob("calls*.csv")):
         if inside(ctx.root, meta) is None:
@@ -266,12 +237,14 @@ def scan_inbox(inbox: Path, timezone: str = "Asia/Shanghai", redact: Callable[[s
         reason = _check_recording(ctx, real) or "recording has no row in calls*.csv (add one with call_id, file, start_time)"
         ctx.reject(rel, reason, sha256_file(real))
     for real, link, rel in _files(ctx, "text"):
-        if link.suffix.lower() == ".jsonl":
-            _scan_text_jsonl(ctx, real, link, rel)
-        elif link.suffix.lower() == ".csv":
-            _scan_text_csv(ctx, real, link, rel)
-        elif not link.name.startswith(".") and link.suffix.lower() not in (".md", ".txt"):
+        suffix = link.suffix.lower()
+        if suffix in (".jsonl", ".csv"):
+            _scan_text_file(ctx, real, link, rel)
+        elif not link.name.startswith(".") and suffix not in (".md", ".txt"):
             ctx.reject(rel, f"unsupported text file type '{link.suffix}' (expected .jsonl or .csv)", sha256_file(real))
+    if sink is not None and scan.candidates:
+        sink(scan.candidates)
+        scan.candidates = []
     if redact is not None:  # a reason may quote a cell (a phone number in a date or value column)
         scan.rejected = [_scrub_reason(r, redact) for r in scan.rejected]
     return scan
@@ -304,21 +277,54 @@ def _scrub_reason(rej: Rejected, redact: Callable[[str], str]) -> Rejected:
     return rej
 
 
-def _table(ctx: _Ctx, real: Path, rel: str, required: tuple[str, ...]) -> tuple[list[str], list[tuple[int, dict[str, str]]], str] | None:
-    """A CSV's (header, rows, encoding); the whole file is refused only when it cannot be read or lacks columns."""
+def _table(ctx: _Ctx, real: Path, rel: str, required: tuple[str, ...],
+           sniffed: tuple[str, str | None] | None = None) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], str] | None:
+    """A CSV's (header, rows streamed, encoding); the whole file is refused only when it cannot be read or lacks
+    columns. ``sniffed`` is its (hash, encoding) when known."""
+    sha, encoding = sniffed or sniff(real)
+    if encoding is None:
+        ctx.reject(rel, undecodable(real, rel), sha)
+        return None
+    fh = open_text(real, encoding)
     try:
-        header, rows, encoding, errors = read_csv_rows(real)
+        header, rows = iter_csv_rows(fh, lambda line, reason: ctx.reject(f"{rel}:{line}", reason))
     except (ValueError, csv.Error) as exc:
-        ctx.reject(rel, str(exc), sha256_file(real))
+        fh.close()
+        ctx.reject(rel, str(exc), sha)
         return None
     missing = [c for c in required if c not in header]
     if missing:
-        ctx.reject(rel, f"missing required column(s) {', '.join(missing)}; found: {', '.join(header) or 'none'}",
-                   sha256_file(real))
+        fh.close()
+        ctx.reject(rel, f"missing required column(s) {', '.join(missing)}; found: {', '.join(header) or 'none'}", sha)
         return None
-    for line, reason in errors:
-        ctx.reject(f"{rel}:{line}", reason)
-    return header, rows, encoding
+    return header, _closing(rows, fh), encoding
+
+
+def _closing(rows: Iterator[Any], fh: Any) -> Iterator[Any]:
+    with fh:
+        yield from rows
+
+
+def _scan_text_file(ctx: _Ctx, real: Path, link: Path, rel: str) -> None:
+    """Read a text table unless the manifest says this scan has read it already (same size and time, or same bytes)."""
+    stat = real.stat()
+    seen = ctx.manifest.get(rel)
+    if seen is not None and seen.same_stat(stat.st_size, stat.st_mtime_ns):
+        ctx.scan.unchanged, ctx.scan.unchanged_rows = ctx.scan.unchanged + 1, ctx.scan.unchanged_rows + seen.rows
+        return
+    sniffed, before = sniff(real), ctx.emitted
+    if seen is not None and seen.complete and seen.sha256 == sniffed[0]:  # touched, not changed
+        ctx.scan.unchanged, ctx.scan.unchanged_rows = ctx.scan.unchanged + 1, ctx.scan.unchanged_rows + seen.rows
+        ctx.emitted += seen.rows
+    elif link.suffix.lower() == ".jsonl":
+        _scan_text_jsonl(ctx, real, link, rel, sniffed)
+    else:
+        _scan_text_csv(ctx, real, link, rel, sniffed)
+    # a file modified within the last seconds may change again without its time moving (coarse file-system
+    # clocks): it is read again next time
+    settled = time.time_ns() - stat.st_mtime_ns > SETTLE_NS
+    ctx.scan.files.append(FileSeen(rel, stat.st_size, stat.st_mtime_ns, sniffed[0], settled and rel not in ctx.pending,
+                                   ctx.emitted - before))
 
 
 def _scan_calls(ctx: _Ctx, meta: Path, referenced: set[Path]) -> None:
@@ -378,7 +384,7 @@ def _scan_calls(ctx: _Ctx, meta: Path, referenced: set[Path]) -> None:
             continue
         seen[call_id] = content_hash
         attributes = clean_attributes({k: v for k, v in row.items() if k not in CALL_KNOWN and v}, ctx.redact)
-        ctx.scan.candidates.append(
+        ctx.emit(
             Candidate(
                 Interaction(
                     id=make_id("call", call_id, content_hash),
@@ -428,7 +434,7 @@ def _text_candidate(ctx: _Ctx, rec: dict[str, Any], origin: str, default_channel
     created = parse_datetime(str(rec["created_at"]), ctx.tz)
     implausible = ctx.rules.date_problem(created, ctx.tz, "created_at")
     if implausible:
-        raise ValueError(implausible)
+        raise (NotYet if ctx.rules.too_new(created, ctx.tz) else ValueError)(implausible)
     channel = str(rec.get("channel") or default_channel).lower()
     if channel not in TEXT_CHANNELS:
         raise ValueError(f"channel '{channel}' is not one of {', '.join(sorted(TEXT_CHANNELS))}")
@@ -474,30 +480,30 @@ def _default_channel(path: Path) -> str:
     return Channel.CHAT.value
 
 
-def _scan_text_jsonl(ctx: _Ctx, real: Path, link: Path, rel: str) -> None:
-    try:
-        text, _enc = decode_table_bytes(real.read_bytes(), rel)
-    except ValueError as exc:
-        ctx.reject(rel, str(exc), sha256_file(real))
+def _scan_text_jsonl(ctx: _Ctx, real: Path, link: Path, rel: str, sniffed: tuple[str, str | None]) -> None:
+    sha, encoding = sniffed
+    if encoding is None:
+        ctx.reject(rel, undecodable(real, rel), sha)
         return
     seen: dict[str, str] = {}
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        origin = f"{rel}:{line_no}"
-        try:
-            rec = json.loads(line)
-            if not isinstance(rec, dict):
-                raise ValueError("expected a JSON object")
-            cand = _text_candidate(ctx, rec, origin, _default_channel(link))
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; deep nesting a RecursionError
-            ctx.reject(origin, f"line {line_no}: {str(exc)[:300]}")
-            continue
-        _add_text(ctx, cand, seen, origin, rel)
+    with open_text(real, encoding) as fh:
+        for line_no, line in iter_lines(fh):
+            if not line.strip():
+                continue
+            origin = f"{rel}:{line_no}"
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("expected a JSON object")
+                cand = _text_candidate(ctx, rec, origin, _default_channel(link))
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; deep nesting RecursionError
+                _text_refused(ctx, rel, origin, line_no, exc, 300)
+                continue
+            _add_text(ctx, cand, seen, origin, rel)
 
 
-def _scan_text_csv(ctx: _Ctx, real: Path, link: Path, rel: str) -> None:
-    table = _table(ctx, real, rel, TEXT_REQUIRED)
+def _scan_text_csv(ctx: _Ctx, real: Path, link: Path, rel: str, sniffed: tuple[str, str | None]) -> None:
+    table = _table(ctx, real, rel, TEXT_REQUIRED, sniffed)
     if table is None:
         return
     _header, rows, _enc = table
@@ -507,9 +513,15 @@ def _scan_text_csv(ctx: _Ctx, real: Path, link: Path, rel: str) -> None:
         try:
             cand = _text_candidate(ctx, row, origin, _default_channel(link))
         except ValueError as exc:
-            ctx.reject(origin, f"line {line}: {exc}")
+            _text_refused(ctx, rel, origin, line, exc)
             continue
         _add_text(ctx, cand, seen, origin, rel)
+
+
+def _text_refused(ctx: _Ctx, rel: str, origin: str, line: int, exc: Exception, cut: int | None = None) -> None:
+    if isinstance(exc, NotYet):  # may go in on a later night, unchanged: the file is read again then
+        ctx.pending.add(rel)
+    ctx.reject(origin, f"line {line}: {str(exc)[:cut]}")
 
 
 def _add_text(ctx: _Ctx, cand: Candidate, seen: dict[str, str], origin: str, rel: str) -> None:
@@ -519,4 +531,4 @@ def _add_text(ctx: _Ctx, cand: Candidate, seen: dict[str, str], origin: str, rel
             ctx.reject(origin, f"duplicate id {ext} with different content in {rel}", cand.interaction.content_hash)
         return
     seen[ext] = cand.interaction.content_hash
-    ctx.scan.candidates.append(cand)
+    ctx.emit(cand)

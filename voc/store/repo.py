@@ -22,6 +22,7 @@ from voc.records import (
 from voc.store.analytics import AnalyticsStore
 from voc.store.batch import BatchWrites
 from voc.store.db import Database
+from voc.store.ingest_files import IngestManifest
 from voc.store.runs import RunStore
 from voc.store.schema import (
     CallMetricsRow,
@@ -76,7 +77,7 @@ def _utterance(row: UtteranceRow) -> Utterance:
     )
 
 
-class Store(RunStore, AnalyticsStore, BatchWrites):
+class Store(RunStore, AnalyticsStore, BatchWrites, IngestManifest):
     """Typed access to the voc database. One instance per process is enough."""
 
     def __init__(self, db: Database) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -333,3 +334,18 @@ class SiteKeyRow(Base):
 
 
 Index("ix_utterances_interaction", UtteranceRow.interaction_id)
+
+
+class IngestFileRow(Base):
+    """The ingest manifest: an inbox text file as a scan last read it (size, modification time, hash), so the next
+    scan with the same settings (``scan_key``) skips it unread while it is unchanged."""
+
+    __tablename__ = "ingest_files"
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)  # relative to the inbox
+    scan_key: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)  # False: rows dated too late, read it again
+    rows: Mapped[int] = mapped_column(Integer, default=0)  # candidates it yielded
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
