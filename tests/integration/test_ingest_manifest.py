@@ -168,3 +168,15 @@ def test_the_scan_streams_rows_to_the_store(tmp_path, monkeypatch):
     assert sum(batches) == 4000 and max(batches) == 100 and scan.candidates == []
     assert [(f.path, f.rows) for f in scan.files] == [("text/big.jsonl", 4000)]
     assert peak < size / 2 and peak < 2 * small, (small, peak, size)
+
+
+def test_the_manifest_round_trips_and_upserts(store, tmp_path):
+    """On SQLite and PostgreSQL: a re-read file replaces its row; other scan keys see nothing."""
+    from voc.ingest.files import FileSeen
+
+    store.record_ingest_files("k1", [FileSeen("text/a.jsonl", 10, 5_000_000_000_123, "aa", True, 3),
+                                     FileSeen("text/b.csv", 20, 6, "bb", False, 0)])
+    store.record_ingest_files("k1", [FileSeen("text/a.jsonl", 12, 7_000_000_000_456, "cc", True, 4)])
+    assert store.ingest_manifest("k1") == {"text/a.jsonl": (12, 7_000_000_000_456, "cc", True, 4),
+                                           "text/b.csv": (20, 6, "bb", False, 0)}
+    assert store.ingest_manifest("k2") == {}
