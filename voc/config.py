@@ -37,7 +37,7 @@ class AsrSettings(_Section):
     batch_size: int = Field(0, ge=0, description=">0 uses faster-whisper's BatchedInferencePipeline with this batch size")
     language: str = "zh"
     vad: bool = True
-    vad_min_silence_ms: int = Field(500, ge=0)
+    vad_min_silence_ms: int = Field(2000, ge=0, description="VAD: a pause this long ends a speech chunk (and is cut out); 2000 = faster-whisper's default. 500 glued sentences together and cost 5 CER points on simulated 8 kHz calls (bench/asr/README.md)")
     word_timestamps: bool = True
     hotwords: list[str] = Field(default_factory=list, description="domain words to bias decoding (products, brands)")
     initial_prompt: str | None = Field(None, description="text prompt; default builds a Simplified-Chinese prompt from hotwords")
@@ -46,7 +46,7 @@ class AsrSettings(_Section):
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
-    temperature_fallback: bool = Field(True, description="re-decode a failing window by sampling at rising temperatures (Whisper's default). CTranslate2 seeds its sampler once per process, so with this on a call's text can differ between an uninterrupted run and one resumed after a kill; off = greedy/beam only, reproducible call by call")
+    temperature_fallback: bool = Field(False, description="re-decode a failing window by sampling at rising temperatures (Whisper's default). CTranslate2 seeds its sampler once per thread and offers no per-call seed, so with this on a call's text depends on what the process transcribed before (a resumed run differs from an uninterrupted one); off (the default) = beam search only, the same text for the same audio every time")
     phantom_phrases: list[str] = Field(
         default_factory=lambda: [
             "字幕由Amara.org社群提供", "请不吝点赞订阅", "点赞订阅转发打赏", "明镜与点点栏目",
@@ -89,6 +89,8 @@ class TopicSettings(_Section):
     centre: bool = Field(True, description="take cosines after subtracting the registry's running mean vector (removes the embedder's common direction; see bench/topics)")
     assign_percentile: float = Field(95.0, ge=0, le=100, description="centred space: the join threshold is this percentile of documents' similarity to the centroid of min_cluster_size random documents (calibrated nightly, median of 30 nights kept in the registry); clusters below it are not topics")
     topic_percentile: float | None = Field(None, ge=0, le=100, description="centred space: each new topic also keeps this percentile of its founding members' similarity as its own, higher, bar; None = off")
+    split_min_size: int = Field(8, ge=0, description="centred space: a topic whose members of the night form two modes (2-means; each mode a topic on its own, their centroids less similar than two topics that merge) gives a mode of at least this many documents to a new topic, with a 'split' event; 0 = off")
+    split_min_gain: float = Field(0.1, ge=0, description="... and only when the leaving mode's documents are this much closer (median cosine) to their own centroid than to the topic's")
     remove_components: int = Field(0, ge=0, description="centred space: also project out this many top principal components ('all-but-the-top'), frozen at calibration")
     window_days: int = Field(30, ge=1, description="history used as the emerging-topic baseline")
     emerging_min_count: int = Field(5, ge=1)

@@ -27,6 +27,7 @@ from voc.topics.clustering import (
     representative_texts,
     topic_label,
 )
+from voc.topics.splitting import radius_for, split_modes
 from voc.topics.space import (
     CALIBRATION_NIGHTS,
     _doc_vectors,
@@ -81,12 +82,13 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class TopicEvent:
-    """History entry: created, updated, absorbed (a new cluster joined a known topic), merged."""
+    """History entry: created, updated, absorbed (a new cluster joined a known topic), merged, split (a mode of
+    the topic's members left for the new topic ``other_id``; ``similarity``: that mode's centroid to the topic's)."""
 
     date: dt.date
     kind: str
     topic_id: str
-    other_id: str | None = None  # merged: the topic it went into; absorbed: none
+    other_id: str | None = None  # merged: the topic it went into; split: the new topic; absorbed: none
     size: int = 0  # documents involved
     similarity: float | None = None
     version: int = 1
@@ -355,8 +357,7 @@ def _new_topic(night: _Night, members: list[int], kws: tuple[str, ...], member_s
         if float(np.median(loo_sim)) < night.threshold:
             night.counts["rejected"] += 1
             return
-        if night.settings.topic_percentile is not None:
-            own = round(_percentile(loo_sim, night.settings.topic_percentile), 4)
+        own = radius_for(night, members)
     night.topics[tid] = Topic(
         id=tid, label=topic_label(kws), keywords=kws, centroid=(0.0,) * night.vectors.shape[1], size=0,
         created=night.run_date, last_seen=night.run_date, examples=(), embedder=night.emb_name, version=0,
@@ -427,6 +428,7 @@ def _stats(night: _Night, n_assigned_known: int, residue: list[int], clusters: A
         "absorbed_clusters": night.counts["absorbed"],
         "rejected_clusters": night.counts["rejected"],
         "merged_topics": night.counts["merged"],
+        "split_topics": night.counts.get("split", 0),
         "unassigned": unassigned,
         "noise_share_residue": round(clusters.noise_share, 4) if clusters else 0.0,
         "options": {
@@ -495,6 +497,7 @@ def update_topics(
     residue = [i for i in range(len(docs)) if night.owner[i] is None]
     clusters = _cluster_residue(night, residue)
     _found_topics(night, clusters, residue)
+    split_modes(night)
     examples_today = _update_centroids(night)
     while _merge_pass(night):
         pass

@@ -1,0 +1,111 @@
+"""Topic purity without a model: own radius bounds, 2-means split test, and the split phase of update_topics on
+synthetic vectors (two themes that share a direction, then a third mode hiding inside a known topic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from voc.config import TopicSettings
+from voc.topics import TopicDoc, TopicRegistry, update_topics
+from voc.topics.purity import find_split, own_radius, two_means
+
+DIM = 48
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _blob(rng: np.random.Generator, centre: np.ndarray, n: int, spread: float) -> np.ndarray:
+    return _unit(centre + spread * rng.standard_normal((n, len(centre))))
+
+
+def _directions(rng: np.random.Generator, k: int) -> np.ndarray:
+    return _unit(rng.standard_normal((k, DIM)))
+
+
+def test_own_radius_is_a_low_percentile_kept_between_floor_and_ceiling() -> None:
+    sims = np.linspace(0.3, 0.9, 61)
+    assert own_radius(sims, 10, 0.2, 0.8) == round(float(np.percentile(sims, 10)), 4)
+    assert own_radius(sims, 10, 0.5, 0.8) == 0.5  # never below the registry's threshold
+    assert own_radius(sims, 90, 0.2, 0.6) == 0.6  # never above the ceiling
+    assert own_radius(np.array([]), 10, 0.25, 0.6) == 0.25
+
+
+def test_two_means_separates_two_blobs_and_is_deterministic() -> None:
+    rng = np.random.default_rng(1)
+    a, b = _directions(rng, 2)
+    x = np.vstack([_blob(rng, a, 20, 0.1), _blob(rng, b, 12, 0.1)])
+    labels = two_means(x, seed=3)
+    assert len(set(labels[:20])) == 1 and len(set(labels[20:])) == 1 and labels[0] != labels[-1]
+    assert np.array_equal(labels, two_means(x, seed=3))
+
+
+def test_find_split_takes_the_mode_far_from_the_parent_and_leaves_one_population_alone() -> None:
+    rng = np.random.default_rng(2)
+    a, b = _directions(rng, 2)
+    kwargs = {"min_size": 6, "cohesion_floor": 0.3, "separate_below": 0.6, "min_gain": 0.1, "seed": 0}
+    mixed = np.vstack([_blob(rng, a, 10, 0.12), _blob(rng, b, 9, 0.12)])
+    found = find_split(mixed, a, **kwargs)
+    assert found is not None and sorted(found.part.tolist()) == list(range(10, 19))
+    assert found.to_parent < 0.6 and found.cohesion > 0.3 and found.gain >= 0.1
+    one = _blob(rng, a, 40, 0.12)
+    assert find_split(one, a, **kwargs) is None
+    assert find_split(one, None, **kwargs) is None
+    small = np.vstack([_blob(rng, a, 10, 0.12), _blob(rng, b, 4, 0.12)])
+    assert find_split(small, a, **kwargs) is None  # the other mode is too small to be a topic
+
+
+def _docs(day: dt.date, blocks: list[tuple[str, np.ndarray]]) -> list[TopicDoc]:
+    return [TopicDoc(f"{day:%m%d}-{name}-{k:03d}", name, day, v) for name, x in blocks for k, v in enumerate(x)]
+
+
+def _leak_night(split_min_size: int) -> tuple[set[str], object]:
+    """Five nights of five themes, then a night where a new theme close to theme 0 (a new problem told in the words
+    of an old one) arrives: (the topic ids known before, that night's result)."""
+    rng = np.random.default_rng(5)
+    base = _unit(rng.standard_normal(DIM)) * 3  # the embedder's common direction
+    themes = _directions(rng, 5)
+    leak = _unit(0.8 * themes[0] + 0.6 * _directions(rng, 1)[0])
+    settings = TopicSettings(reduce_dim=5, min_cluster_size=6, min_samples=2, split_min_size=split_min_size,
+                             pool_days=0)
+    reg = TopicRegistry()
+    start = dt.date(2026, 11, 1)
+    for d in range(5):
+        day = start + dt.timedelta(days=d)
+        blocks = [(f"t{k}", _unit(base + _blob(rng, th, 12, 0.15))) for k, th in enumerate(themes)]
+        reg = update_topics(reg, _docs(day, blocks), settings, day, seed=1).registry
+    day = start + dt.timedelta(days=6)
+    blocks = [(f"t{k}", _unit(base + _blob(rng, th, 12, 0.15))) for k, th in enumerate(themes)]
+    blocks.append(("leak", _unit(base + _blob(rng, leak, 10, 0.15))))
+    return {t.id for t in reg.active}, update_topics(reg, _docs(day, blocks), settings, day, seed=1)
+
+
+def _leak_topics(res) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for a in res.assignments:
+        if "-leak-" in a.interaction_id:
+            out[a.topic_id] = out.get(a.topic_id, 0) + 1
+    return out
+
+
+def test_without_the_split_check_the_new_mode_hides_in_a_known_topic() -> None:
+    known, res = _leak_night(0)
+    leak = _leak_topics(res)
+    assert sum(leak.values()) >= 6 and set(leak) <= known and res.stats["split_topics"] == 0
+
+
+def test_a_new_mode_inside_a_known_topic_is_split_off_with_history() -> None:
+    known, res = _leak_night(6)
+    leak = _leak_topics(res)
+    main = max(leak, key=leak.get)
+    assert main not in known and leak[main] >= 6, leak
+    members = [a for a in res.assignments if a.topic_id == main]
+    assert sum("-leak-" in a.interaction_id for a in members) / len(members) >= 0.8
+    day = res.registry.get(main).created
+    split = [e for e in res.registry.events if e.kind == "split" and e.date == day]
+    assert [(e.topic_id in known, e.other_id) for e in split] == [(True, main)]
+    assert res.stats["split_topics"] == 1 and main in {t.id for t in res.new_topics}
+    assert res.registry.get(main).threshold is None or res.registry.get(main).threshold >= res.stats["options"]["assign_threshold"]
