@@ -243,3 +243,10 @@ def test_status_json_adds_the_visible_id(db):
     esc = json.loads(res.stdout)["sentiment"]["escalated_calls"]
     assert [(c["id"], c["external_id"], c["contact_id"]) for c in esc] == [(C009, "C009", "C009")]
     assert "escalation call C009" in _invoke(["status"], env).stdout
+
+
+def test_a_source_id_with_a_colon_is_found_as_typed(db):
+    store, _q, _env = db
+    _add(store, "ticket-3c3c3c3c3c3c3c3c3c3c", Channel.TICKET, "call:77", text="工单")
+    assert resolve_contact(store.db, "call:77").interaction_id == "ticket-3c3c3c3c3c3c3c3c3c3c"
+    assert resolve_contact(store.db, "ticket:call:77").interaction_id == "ticket-3c3c3c3c3c3c3c3c3c3c"

@@ -93,29 +93,29 @@ def _split(ref: str) -> tuple[str | None, str]:
 
 
 def find_contacts(db: Database, ref: str) -> list[ContactRef]:
-    """Every contact ``ref`` may mean, oldest first: an exact internal id wins; else the visible id, with its channel
-    when given; an id of another case (``c009``) only when nothing matches exactly."""
+    """Every contact ``ref`` may mean, oldest first: an exact internal id wins; then the visible id as typed (an id
+    that itself contains ``:`` included); then, for ``channel:id`` / ``channel id``, the id among that channel's
+    contacts; an id of another case (``c009``) only when nothing matches exactly."""
     ref = ref.strip()
     if not ref:
         return []
     channel, key = _split(ref)
     with db.session() as s:
-        if channel is None:
-            row = s.execute(select(*_COLUMNS).where(InteractionRow.id == ref)).first()
-            if row is not None:
-                return [_ref(row)]
+        row = s.execute(select(*_COLUMNS).where(InteractionRow.id == ref)).first()
+        if row is not None:
+            return [_ref(row)]
 
-        def query(cond):
+        def query(cond, within: str | None = None):
             q = select(*_COLUMNS).where(cond)
-            if channel is not None:
-                q = q.where(InteractionRow.channel == channel)
+            if within is not None:
+                q = q.where(InteractionRow.channel == within)
             return [_ref(r) for r in s.execute(q.order_by(InteractionRow.business_date, InteractionRow.id))]
 
-        hits = query(InteractionRow.external_id == key)
+        hits = query(InteractionRow.external_id == ref)
         if not hits and channel is not None:
-            hits = query(or_(InteractionRow.id == key, InteractionRow.external_id == key))
+            hits = query(or_(InteractionRow.id == key, InteractionRow.external_id == key), channel)
         if not hits:
-            hits = query(func.lower(InteractionRow.external_id) == key.lower())
+            hits = query(func.lower(InteractionRow.external_id) == key.lower(), channel)
     return hits
 
 
