@@ -54,20 +54,23 @@ __all__ = [
 
 
 def fit_topics(settings: Settings, texts: Sequence[str], day: dt.date) -> Any:
-    """Topics of ``texts`` alone: a fresh registry fitted on them (``voc topics fit``); None for no texts.
+    """Topics of ``texts`` alone, fitted at once (``voc topics fit``; :mod:`voc.topics.oneshot`); None for no texts.
 
     Document ids are ``L<index>`` of ``texts``. With the tfidf embedder the vector space is this file's own words.
     """
-    from voc.semantic import TfidfSvdEmbedder, get_embedder, resolve_embedder_name
-    from voc.topics import TopicDoc, TopicRegistry, update_topics
+    from voc.semantic import TfidfSvdEmbedder, embed_with_cache, get_embedder, resolve_embedder_name
+    from voc.topics.oneshot import fit_once
 
     todo = [i for i, t in enumerate(texts) if t.strip()]
     if not todo:
         return None
+    docs = [texts[i].strip() for i in todo]
     if resolve_embedder_name(settings.topics) == "tfidf":  # a space of this file's own words, not the process's
         embedder = TfidfSvdEmbedder(seed=settings.seed)
-        embedder.fit([texts[i].strip() for i in todo])
+        embedder.fit(docs)
     else:
         embedder = get_embedder(settings.topics, settings.seed)
-    docs = [TopicDoc(f"L{i:07d}", texts[i].strip(), day) for i in todo]
-    return update_topics(TopicRegistry(), docs, settings.topics, day, seed=settings.seed, embedder=embedder)
+    limit = settings.limits.embed_max_chars
+    vectors = embed_with_cache(embedder, [d[:limit] if limit else d for d in docs], None)
+    return fit_once([f"L{i:07d}" for i in todo], docs, vectors, settings.topics, day, seed=settings.seed,
+                    embedder_name=embedder.name)
