@@ -430,6 +430,7 @@ def test_digests_render_in_the_app_with_links(web):
     assert 'href="/queue"' in html  # the app's navigation
     assert f'<a href="/calls/{s.calls["C100"]}">C100</a>' in html  # call ids link to their pages
     assert '<a href="/topics/t0001">t0001</a>' in html
+    assert '<a href="/findings/f-t0001">f-t0001</a>' in html  # finding ids open the finding
     assert 'href="/digests/2026-11-20/departments/after_sales_outreach.csv"' in html
     overview = c.get("/digests/2026-11-20/view").text
     assert "share negative" in overview and "sent to review" in overview and "negative_share" not in overview
@@ -449,6 +450,9 @@ def test_digest_fragment_keeps_only_safe_markup():
     out = digest_fragment(raw, lambda t: "/calls/c-1" if t == "C100" else None)
     assert out == ('<h1>T <b><a href="/calls/c-1">C100</a></b></h1>link'
                    '<p class="why">&lt;script&gt; ok</p><div></div>')
+    from voc.web.linking import id_tokens
+
+    assert id_tokens("finding terms:2026-11-20:好多, call C011 (T0002)") == {"terms:2026-11-20:好多", "C011", "T0002"}
 
 
 def test_reviewer_lands_on_the_next_item_after_resolving(web):

@@ -121,8 +121,8 @@ class TopicCall:
 class KnownId:
     """A visible id met in generated text (a digest) and what it is."""
 
-    kind: str  # contact | topic | customer
-    target: str  # interaction id, topic id or customer id
+    kind: str  # contact | topic | customer | finding
+    target: str  # interaction id, topic id, customer id or finding id
     customer_id: str | None = None  # a contact's customer
 
 
@@ -314,7 +314,7 @@ def contact_previews(store: Store, interaction_ids: list[str], chars: int = PREV
 
 
 def known_ids(store: Store, tokens: set[str]) -> dict[str, KnownId]:
-    """Which of ``tokens`` are contact ids (external ids first, then internal ones), topic ids or customer ids."""
+    """Which of ``tokens`` are contact ids (external or internal), topic, customer or finding ids."""
     if not tokens:
         return {}
     keys = sorted(tokens)[:5000]
@@ -324,6 +324,8 @@ def known_ids(store: Store, tokens: set[str]) -> dict[str, KnownId]:
             out[cid] = KnownId("customer", cid)
         for tid in s.scalars(select(TopicRow.id).where(TopicRow.id.in_(keys))):
             out[tid] = KnownId("topic", tid)
+        for fid in s.scalars(select(FindingRow.id).where(FindingRow.id.in_(keys))):
+            out[fid] = KnownId("finding", fid)
         rows = s.execute(select(InteractionRow.id, InteractionRow.external_id, InteractionRow.customer_id)
                          .where(or_(InteractionRow.external_id.in_(keys), InteractionRow.id.in_(keys))))
         for iid, ext, cust in rows:

@@ -11,13 +11,16 @@ import html
 import re
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import quote
 
 from voc.store import Store, web_views
 from voc.web.users import User
 
 __all__ = ["KEY_LABELS", "digest_fragment", "id_tokens", "link_parts", "linker"]
 
-TOKEN = re.compile(r"[A-Za-z0-9_-]+_outreach\.csv|[A-Za-z][A-Za-z0-9_-]*\d[A-Za-z0-9_-]*")
+# finding ids (kind:date:key), outreach files, then any id-like token (letters and digits: C009, T01754, U0103, T0002)
+TOKEN = re.compile(r"[a-z_]+:\d{4}-\d{2}-\d{2}:[^\s,;()（）、·<>\"']+|[A-Za-z0-9_-]+_outreach\.csv"
+                   r"|[A-Za-z][A-Za-z0-9_-]*\d[A-Za-z0-9_-]*")
 ALLOWED = {"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "b", "strong",
            "em", "i", "span", "small", "code", "br", "div", "section", "blockquote", "pre", "hr"}
 VOID = {"br", "hr"}
@@ -49,6 +52,8 @@ def linker(store: Store, user: User, tokens: set[str], *, date: str | None = Non
             return None
         if k.kind == "topic":
             return f"/topics/{k.target}"
+        if k.kind == "finding":
+            return f"/findings/{quote(k.target, safe='')}"
         if k.kind == "customer":
             return f"/customers/{k.target}"
         if reviewer:
