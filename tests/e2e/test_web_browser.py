@@ -38,9 +38,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture()
-def site(tmp_path):
-    s = seed(tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    # one store and server for both flows (the reviewer's touches review items, the owner's routes): one seed less
+    s = seed(tmp_path_factory.mktemp("site"))
     with BackgroundServer(s.settings, s.store) as srv:
         yield s, srv.url
     s.store.close()
