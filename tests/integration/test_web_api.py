@@ -292,6 +292,14 @@ def test_queue_and_claims_on_postgresql(tmp_path, pg_schema):
             got = c.get("/api/queue", headers=bearer(s, "sam"), params={"sentiment": "negative", "score_max": 60}).json()
             assert {i["external_id"] for i in got["items"]} == {"C100"}
             assert c.get("/api/topics/t0001", headers=bearer(s, "sam")).json()["daily"][-1]["count"] == 2
+            # the owner's loop on PostgreSQL too: inbox, re-route with a reason, customer, digest links
+            olga = bearer(s, "olga")
+            assert {f["id"] for f in c.get("/api/findings", headers=olga).json()["findings"]} == {"f-t0001", "f-t0002"}
+            r = c.post("/api/findings/f-t0002/route", headers=olga, json={"department": "logistics", "reason": "物流"})
+            assert r.status_code == 200 and r.json()["reason"].endswith(": 物流")
+            assert s.store.route_memory()["t0002"] == {"logistics": 1}
+            assert c.get("/api/customers/U0001", headers=olga).json()["chains"][0]["visible"] == ["C101", "C100"]
+            assert c.get("/api/findings/f-t0001", headers=olga).json()["contacts"][0]["preview"]
     finally:
         s.store.close()
 
