@@ -55,8 +55,17 @@ def _profile(contacts: Sequence[Contact]) -> dict[str, str]:
     return profile
 
 
-def contact_reason(label: str, status: str, product: str = "", batch: str = "") -> str:
-    """A suggested opening for the agent who calls, built from the topic label (Chinese, polite)."""
+def contact_reason(label: str, status: str, product: str = "", batch: str = "",
+                   facet: Mapping[str, object] | None = None) -> str:
+    """A suggested opening for the agent who calls (Chinese, polite): from the finding's facet when it has one
+    (product, batch and problem: "您购买的X3空调（批次B2311）漏水问题…"), else from the topic label."""
+    if facet and (facet.get("aspect") or facet.get("product")):
+        what = (product or str(facet.get("product") or "") or "产品")
+        what += f"（批次{batch or facet.get('batch')}）" if (batch or facet.get("batch")) else ""
+        problem = str(facet.get("aspect") or "质量")
+        if status == "complained":
+            return f"回访：您购买的{what}{problem}问题，跟进处理进展并致歉"
+        return f"主动关怀：您购买的{what}可能存在{problem}问题，可为您优先安排免费检测"
     label = label or "近期集中反映的问题"
     if status == "complained":
         return f"回访：跟进您反馈的“{label}”问题，确认处理进展并致歉"
@@ -77,13 +86,15 @@ def build_outreach(
     min_share: float = 0.0,
     tier_weights: Mapping[str, float] = DEFAULT_TIER_WEIGHTS,
     limit: int | None = None,
+    facet: Mapping[str, object] | None = None,
 ) -> OutreachList:
     """The outreach list of one topic, highest customer value first.
 
     ``complaints`` are the topic's member contacts (anonymous ones are counted, not listed);
     ``candidates`` are other contacts that may share a complainer's product / batch / region. Each
     customer appears once: complainers as "complained", others as "exposed" with the strongest match
-    (the first key of ``match_keys`` they share).
+    (the first key of ``match_keys`` they share). ``facet`` (a finding's ``details["facets"]``) words the
+    suggested reasons from the product, batch and problem instead of the label.
     """
     by_customer: dict[str, list[Contact]] = defaultdict(list)
     for c in complaints:
@@ -110,16 +121,16 @@ def build_outreach(
     entries = []
     for cid, cs in by_customer.items():
         entries.append(_entry(cid, cs, "complained", f"complained {len(cs)}x" if len(cs) > 1 else "complained",
-                              topic_label, tier_weights))
+                              topic_label, tier_weights, facet))
     for cid, match in matched.items():
-        entries.append(_entry(cid, others[cid], "exposed", match, topic_label, tier_weights))
+        entries.append(_entry(cid, others[cid], "exposed", match, topic_label, tier_weights, facet))
     entries.sort(key=lambda e: (-e.weight, e.status != "complained", e.customer_id))
     return OutreachList(
         topic_id=topic_id,
         topic_label=topic_label,
         finding_id=finding_id,
         department=department,
-        contact_reason=contact_reason(topic_label, "exposed"),
+        contact_reason=contact_reason(topic_label, "exposed", facet=facet),
         matched_on={k: tuple("+".join(v) for v in vals) for k, vals in exposure.items()},
         entries=tuple(entries[:limit] if limit else entries),
         anonymous_complaints=sum(1 for c in complaints if not c.customer_id),
@@ -127,7 +138,7 @@ def build_outreach(
 
 
 def _entry(cid: str, contacts: Sequence[Contact], status: str, match: str, label: str,
-           tier_weights: Mapping[str, float]) -> OutreachEntry:
+           tier_weights: Mapping[str, float], facet: Mapping[str, object] | None = None) -> OutreachEntry:
     latest = sorted(contacts, key=contact_order)
     tier = next((c.customer_tier for c in reversed(latest) if c.customer_tier), None)
     value = next((c.customer_value for c in reversed(latest) if c.customer_value is not None), None)
@@ -136,5 +147,5 @@ def _entry(cid: str, contacts: Sequence[Contact], status: str, match: str, label
         customer_id=cid, tier=tier, value=value, weight=customer_weight(tier, value, tier_weights),
         status=status, match=match, product=profile.get("product", ""), batch=profile.get("batch", ""),
         region=profile.get("region", ""),
-        reason=contact_reason(label, status, profile.get("product", ""), profile.get("batch", "")),
+        reason=contact_reason(label, status, profile.get("product", ""), profile.get("batch", ""), facet),
     )

@@ -70,6 +70,10 @@ class CustomerView:
         if finding is not None:
             ids |= set(finding.interaction_ids)
         complaints = self.contacts(interaction_ids=sorted(ids))
+        facets = (finding.details.get("facets") if finding is not None else None) or {}
+        if facets.get("name"):  # the finding names a product/problem: its complainers are those whose contact is about it
+            complaints = self._about_facets(complaints, facets)
+            label = str(facets["name"])
         exposure = shared_exposure(complaints, cs.outreach_match_keys, cs.outreach_min_complainers, cs.outreach_min_share)
         candidates = self.contacts(
             since=self.until - dt.timedelta(days=cs.outreach_metadata_days - 1), until=self.until,
@@ -80,7 +84,17 @@ class CustomerView:
         return build_outreach(
             topic_id, label, complaints, candidates, finding_id=finding.id if finding is not None else None,
             department=department, match_keys=cs.outreach_match_keys, min_complainers=cs.outreach_min_complainers,
-            min_share=cs.outreach_min_share, tier_weights=self.tier_weights, limit=cs.outreach_limit)
+            min_share=cs.outreach_min_share, tier_weights=self.tier_weights, limit=cs.outreach_limit,
+            facet=facets if facets.get("name") else None)
+
+    def _about_facets(self, complaints: list[Contact], facets: dict[str, Any]) -> list[Contact]:
+        """The complaints whose own text and attributes match the finding's facets (all of them when none does)."""
+        from voc.topics.facets import extract_facets, matches
+
+        texts = {i.id: i.text or "" for i in self.store.interactions(ids=[c.interaction_id for c in complaints])}
+        keep = [c for c in complaints
+                if matches(extract_facets(texts.get(c.interaction_id) or c.excerpt, c.attributes), facets)]
+        return keep or complaints
 
 
 def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *, write: bool = False

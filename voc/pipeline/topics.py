@@ -132,7 +132,29 @@ def _findings(store: Store, settings: Settings, run_date: dt.date, docs: list[Do
     findings, burst_findings = night_findings(
         run_date, settings.topics, flagged, bursts, members, result.examples_today, labels,
         {t.id: t.keywords for t in final.topics}, tonight_labels(today_tokens, members), {i.id: t for i, t in tonight}, per_day)
+    findings = name_facets(findings, {i.id: (i, t) for i, t in docs})
+    burst_findings = [f for f in findings if f.kind == "emerging_terms"]
     return findings, burst_findings, flagged
+
+
+def name_facets(findings: list[Any], docs: dict[str, Doc]) -> list[Any]:
+    """Each finding with its members' facets (``details["facets"]``: product, aspect, batch, counts by batch and
+    region) and, when a product or aspect dominates, a title that starts with them ("X3空调 · 漏水 · 批次 B2311")."""
+    from dataclasses import replace
+
+    from voc.topics.facets import extract_facets, summarise_facets
+
+    out = []
+    for f in findings:
+        members = [docs[i] for i in f.interaction_ids if i in docs]
+        if not members:
+            out.append(f)
+            continue
+        summary = summarise_facets([extract_facets(text, item.attributes) for item, text in members])
+        f.details["facets"] = summary
+        name = str(summary["name"])
+        out.append(replace(f, title=f"{name} · {f.title}") if name and name not in f.title else f)
+    return out
 
 
 @stage("topics", per_item=False)
