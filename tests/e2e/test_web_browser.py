@@ -135,6 +135,12 @@ def test_reviewer_claims_listens_overrides_and_resolves(browser, site, shot):
         alice.wait_for_selector("text=this is the next open item")
         assert {i.interaction_id: i.status for i in ReviewQueue(s.store.db).items()}[second] == "resolved"
         assert alice.url.rsplit("/", 1)[1] not in (call, second)
+        # from the queue: c claims the top open item and opens it
+        alice.goto(f"{url}/queue")
+        top = alice.locator("#queue tbody tr[data-item]:has(button)").first.get_attribute("data-item")
+        alice.keyboard.press("c")
+        alice.wait_for_selector("#review-status.claimed")
+        assert ReviewQueue(s.store.db).get(int(top)).assignee == "alice"
 
         # the topic page draws its trend chart
         alice.goto(f"{url}/topics/t0001")
