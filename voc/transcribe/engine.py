@@ -127,27 +127,11 @@ class AsrEngine:
         if len(samples) == 0 or float(np.max(np.abs(samples))) < _SILENT_PEAK:
             return []
         s = self.settings
-        common: dict[str, Any] = {
-            "language": s.language,
-            "beam_size": s.beam_size,
-            "word_timestamps": s.word_timestamps,
-            "initial_prompt": self.initial_prompt,
-            "hotwords": self.hotwords,
-            "no_speech_threshold": s.no_speech_threshold,
-            "log_prob_threshold": s.log_prob_threshold,
-            "compression_ratio_threshold": s.compression_ratio_threshold,
-            # Conditioning on previous text is what lets one misheard window start a repetition loop.
-            "condition_on_previous_text": False,
-            "vad_filter": s.vad,
-            "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if s.vad else None,
-        }
-        if not s.temperature_fallback:
-            common["temperature"] = 0.0
-        # Whisper's temperature fallback samples. CTranslate2 seeds its generator (thread-local, in the model's worker
-        # thread) once, at the first sampled decode of the process; this call changes nothing after that. So a call's
-        # text depends on which calls were sampled before it in the same process: a run resumed after a kill can give
-        # another transcript than an uninterrupted one (demo C006: 10 utterances vs 7). Only asr settings that never
-        # sample (asr.temperature_fallback: false) are reproducible call by call.
+        common = transcribe_kwargs(s, self.initial_prompt, self.hotwords)
+        # Only asr.temperature_fallback samples. CTranslate2 has no per-call seed: its generator is thread-local and
+        # seeded once, at the first sampled decode in the thread; set_random_seed only fixes that first seed. So with
+        # fallback on, a call's text depends on what the process sampled before (a resumed run can differ from an
+        # uninterrupted one: demo C006 gave 10 utterances vs 7). The default (off) never samples.
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
@@ -228,7 +212,29 @@ class AsrEngine:
         return results
 
 
-SAMPLING_SEED = 42  # seeds the sampler of the first sampled decode in a process only (see transcribe_samples)
+def transcribe_kwargs(s: AsrSettings, initial_prompt: str | None, hotwords: str | None) -> dict[str, Any]:
+    """The keyword arguments voc passes to ``WhisperModel.transcribe`` for these settings (bench/asr compares them
+    with the library's own defaults)."""
+    kwargs: dict[str, Any] = {
+        "language": s.language,
+        "beam_size": s.beam_size,
+        "word_timestamps": s.word_timestamps,
+        "initial_prompt": initial_prompt,
+        "hotwords": hotwords,
+        "no_speech_threshold": s.no_speech_threshold,
+        "log_prob_threshold": s.log_prob_threshold,
+        "compression_ratio_threshold": s.compression_ratio_threshold,
+        # Conditioning on previous text is what lets one misheard window start a repetition loop.
+        "condition_on_previous_text": False,
+        "vad_filter": s.vad,
+        "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if s.vad else None,
+    }
+    if not s.temperature_fallback:
+        kwargs["temperature"] = 0.0
+    return kwargs
+
+
+SAMPLING_SEED = 42  # seeds the sampler of the first sampled decode in a thread only (see transcribe_samples)
 
 
 def default_prompt(hotwords: Sequence[str]) -> str | None:
