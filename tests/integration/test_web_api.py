@@ -441,7 +441,8 @@ def test_digests_render_in_the_app_with_links(web):
     assert '<a href="/findings/f-t0001">f-t0001</a>' in html  # finding ids open the finding
     assert 'href="/digests/2026-11-20/departments/after_sales_outreach.csv"' in html
     overview = c.get("/digests/2026-11-20/view").text
-    assert "share negative" in overview and "sent to review" in overview and "negative_share" not in overview
+    assert "sent to review" in overview and "negative_share" not in overview and "sent_to_review" not in overview
+    assert re.search(r"<th>negative share</th><td>\d+\.\d%</td>", overview)  # the digests' words (voc.labels)
     login(c, "olga")
     assert c.get("/digests/2026-11-20/view").status_code == 200
     assert c.get("/digests/2026-11-20/view/customer_service").status_code in (403, 404)

@@ -15,13 +15,14 @@ import pytest
 VOC = Path(__file__).resolve().parents[2] / "voc"
 DAGS = VOC.parent / "dags"
 STAGES = ("ingest", "transcribe", "text", "sentiment", "topics", "qa", "routing", "customers", "report")
-BASE = ("records", "config", "value", "csvsafe", "semantic")
+BASE = ("records", "config", "value", "csvsafe", "labels", "semantic")
 ALLOWED = {
     **{s: {s, *BASE} for s in STAGES},
     "records": {"records"},
     "config": {"config"},
     "value": {"value"},
     "csvsafe": {"csvsafe"},
+    "labels": {"labels"},
     "semantic": {"semantic", "config", "records"},
     "store": {"store", "records", "config"},
     "pipeline": {"pipeline", "store", *STAGES, *BASE},

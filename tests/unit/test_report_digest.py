@@ -41,10 +41,18 @@ def test_digest_files_render_ranked_and_escaped(tmp_path):
     assert md.index("话题 2") < md.index("话题 0")
     assert "why here: keywords 物流" in md and "growth +100%" in md
     overview = (tmp_path / "overview.md").read_text("utf-8")
-    assert "call: 120" in overview and "mean_score: 81.5" in overview and "物流配送 (Logistics)" in overview
+    assert "call: 120" in overview and "物流配送 (Logistics)" in overview
+    # summary keys in words (voc.labels), shares as percentages; the CSV keeps its machine column names
+    assert "mean QA score: 81.5" in overview and "negative share: 35.0%" in overview and "scored: 120" in overview
+    assert "mean sentiment (-1 … +1): -0.21" in overview
+    assert "negative_share" not in overview and "mean_score" not in overview
+    html_overview = (tmp_path / "overview.html").read_text("utf-8")
+    assert "<th>negative share</th><td>35.0%</td>" in html_overview and "negative_share" not in html_overview
+    assert "kind: emerging topic" in md and "emerging_topic" not in md
     with (tmp_path / "routes.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and {r["department"] for r in rows} == {"logistics", "finance"}
+    assert {r["kind"] for r in rows} == {"emerging_topic"}  # CSV is a machine interface: keys, not words
 
 
 def test_digest_with_no_findings_still_writes_overview(tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voc.csvsafe import safe_writer
+from voc.labels import kind_label, summary_label, summary_value
 from voc.records import Finding, Route, contact_label, visible_id
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,10 @@ def _environment(html: bool):
     )
     env.filters["one_line"] = _one_line
     env.filters["num"] = lambda v: f"{v:,.1f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else v
+    # summary keys and finding kinds in words (voc.labels, shared with the web app); CSV keeps the keys
+    env.filters["label"] = summary_label
+    env.filters["kind"] = kind_label
+    env.globals["summary_value"] = summary_value
     return env
 
 

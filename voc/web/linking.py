@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote
 
+from voc.labels import FINDING_KINDS, SUMMARY_LABELS
 from voc.store import Store, web_views
 from voc.web.users import User
 
@@ -26,13 +27,9 @@ ALLOWED = {"h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "table", "thead", "tbo
 VOID = {"br", "hr"}
 DROP = {"script", "style", "title", "head", "iframe", "object", "template", "svg", "math", "noscript"}
 SAFE_CLASS = re.compile(r"^[a-z][a-z0-9 _-]{0,60}$")
-# Keys the report writes as they are in the data, and what people call them.
-KEY_LABELS = {
-    "scored": "scored", "mean": "mean sentiment (-1 … +1)", "negative_share": "share negative",
-    "escalations": "escalations", "calls_improving": "calls improving", "calls_stable": "calls stable",
-    "calls_worsening": "calls worsening", "mean_score": "mean QA score", "below_threshold": "below the QA threshold",
-    "sent_to_review": "sent to review", "channel": "channel", "interactions": "contacts",
-}
+# Keys that digests written before voc.labels still show raw, and what people call them (the digests' own map,
+# plus the app's word for interactions).
+KEY_LABELS = {**SUMMARY_LABELS, **FINDING_KINDS, "interactions": "contacts"}
 
 
 def id_tokens(text: str) -> set[str]:
