@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from voc.cli import app
@@ -51,3 +52,17 @@ def test_transcribe_json_and_srt_with_a_bad_file_alongside(tmp_path, monkeypatch
     srt = (tmp_path / "srt" / "C005.srt").read_text(encoding="utf-8")
     assert srt.startswith("1\n00:00:") and "[agent]" in srt and "[customer]" in srt
     assert "broken.wav" in result.stderr
+    assert "look swapped" not in result.stderr  # the agent is on channel 0, as given
+
+
+@pytest.mark.slow
+def test_transcribe_warns_when_the_agent_channel_looks_swapped(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VOC_MODELS_DIR", str(REPO / "voc-data" / "models"))
+    call = first_seconds(CALL, tmp_path / "C005.wav")
+    result = CliRunner().invoke(app, ["transcribe", str(call), "--agent-channel", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    [t] = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    greeting = " ".join(u["text"] for u in t["utterances"] if u["role"] == "customer")
+    assert "客服" in greeting, greeting  # the agent's greeting (您好，海川智家客服…), filed under customer
+    assert "look swapped" in result.stderr and "--agent-channel 0" in result.stderr, result.stderr

@@ -25,3 +25,12 @@ def test_a_normal_call_and_a_mono_call_do_not_warn():
 def test_one_stray_phrase_is_not_enough():
     once = [_u(0, Role.CUSTOMER, "你们客服中心在哪"), _u(1, Role.AGENT, "在杭州")]
     assert role_swap_warning(once, agent_channel=0) is None
+
+
+def test_swapped_roles_warned_on_a_misheard_8k_greeting():
+    # Whisper base's text of the demo C005 greeting (您好，海川智家客服，请问有什么可以帮您) on 8 kHz audio
+    swapped = [_u(0, Role.CUSTOMER, "灵豪，还专制调客服，请问有任何可疑犯灵。"), _u(1, Role.AGENT, "我的APP登不上去了")]
+    assert "--agent-channel 1" in role_swap_warning(swapped, agent_channel=0)
+    # a customer asking for customer service once is not a swapped layout
+    normal = [_u(0, Role.AGENT, "您好，请问有什么可以帮您"), _u(1, Role.CUSTOMER, "我找你们客服好几次了")]
+    assert role_swap_warning(normal, agent_channel=0) is None

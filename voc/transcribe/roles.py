@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from voc.records import Role, Utterance
 
 # Phrases an agent says and a customer rarely does, kept short so that ASR homophones around them (有什么可疑帮您)
-# still match; a call is judged by the balance of hits on the two channels, never by one phrase.
-AGENT_CUES = ("工号", "为您服务", "有什么可", "客服中心", "请您提供", "核实", "先生您好", "女士您好", "很抱歉",
-              "给您带来", "感谢您的来电", "感谢来电", "稍等", "还有其他")
+# still match; a call is judged by the balance of hits on the two channels, never by one phrase. Whisper base on
+# 8 kHz audio keeps the short ones ("灵豪，还专制调客服，请问有任何可疑犯灵" for 您好，海川智家客服，请问有什么可以帮您).
+AGENT_CUES = ("工号", "为您服务", "有什么可", "客服", "请问有", "请问您", "帮您", "请您提供", "核实", "先生您好",
+              "女士您好", "很抱歉", "给您带来", "感谢您的来电", "感谢来电", "稍等", "还有其他")
 MIN_CUES = 2  # cue hits on the customer's side before we say anything
 
 
