@@ -7,7 +7,7 @@ MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web scaleout clean-demo
+.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web bench-throughput scaleout clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -97,6 +97,10 @@ bench-text: setup  ## normalise + redact + segment throughput on 100k real sente
 
 bench-web: setup  ## 50 concurrent API clients for 60 s against a local uvicorn server (bench/web/README.md)
 	$(BIN)/python bench/web/load.py
+
+bench-throughput: setup  ## ingest + voc run night after night over an inbox of real texts built in /tmp: CPU-s per stage, records per CPU-second, peak RSS, library costs (bench/throughput/README.md)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/throughput/run.py --records 6000 --nights 3
+	OMP_NUM_THREADS=1 $(BIN)/python bench/throughput/run.py --ingest-only --records 100000 --nights 30 --library-n 0 --work /tmp/voc-bench-throughput-ingest
 
 # Not in CI: needs this machine's PostgreSQL (drops and recreates voc_airflow_meta and voc_scaleout) and Redis.
 scaleout: setup setup-airflow model  ## nightly DAG on CeleryExecutor, two workers, PostgreSQL + Redis; prints the evidence
