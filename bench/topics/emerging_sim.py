@@ -14,6 +14,7 @@ An alert is a theme alert when most of its documents tonight are injected ones, 
 are run once per seed; the registry then branches for every rate (rate 0 is the control).
 
 Run:  .venv/bin/python bench/topics/emerging_sim.py [--seeds 0,1,2] [--rates 0,0.01,0.02,0.05] [--daily 500]
+      [--days 20 --inject-day 13 --theme heldout --sample 2500]   (the issue-17 stream: a new product line)
 Writes bench/topics/results_emerging_sim.json.
 """
 
@@ -69,9 +70,14 @@ class World:
 class Sim:
     def __init__(self, args: argparse.Namespace) -> None:
         shop = shopping_neg(args.data)
-        bg = [t for t, c in zip(shop.texts, shop.labels, strict=True) if c != HELD_OUT]
-        self.bg_texts = bg
-        self.theme_texts = waimai_neg(args.data)
+        rows = list(zip(shop.texts, shop.labels, strict=True))
+        if args.sample:  # the seed-1 sample fit_eval.py uses (its e5 vectors are cached already)
+            order = list(range(len(rows)))
+            random.Random(1).shuffle(order)
+            rows = [rows[i] for i in order[: args.sample]]
+        self.bg_texts = [t for t, c in rows if c != HELD_OUT]
+        # the new theme: food-delivery complaints, or the held-out product category's (a new product line)
+        self.theme_texts = waimai_neg(args.data) if args.theme == "waimai" else [t for t, c in rows if c == HELD_OUT]
         texts = self.bg_texts + self.theme_texts
         self.vectors = e5_vectors(texts)
         self.index = {t: i for i, t in enumerate(texts)}
@@ -177,6 +183,10 @@ def main() -> None:
     ap.add_argument("--inject-day", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=0, help="background-only nights before day 1 (not scored): "
                     "the registry as deployed after a backfill; 0 = day 1 is the first night it ever sees")
+    ap.add_argument("--theme", choices=("waimai", "heldout"), default="waimai",
+                    help=f"injected theme: negative food-delivery reviews, or the held-out category {HELD_OUT}")
+    ap.add_argument("--sample", type=int, default=0, help="background from a seed-1 sample of this many shopping "
+                    "negatives (0 = all 4,945)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a TopicSettings field")
     ap.add_argument("--out", default=str(HERE / "results_emerging_sim.json"))
     args = ap.parse_args()
@@ -213,7 +223,7 @@ def main() -> None:
            + "".join(f" --set {o}" for o in args.set),
            "settings": sim.settings.model_dump(mode="json"), "warmup": args.warmup, "daily": args.daily, "weekend_factor": WEEKEND,
            "background": f"online_shopping_10cats negative, 9 categories (without {HELD_OUT}): {len(sim.bg_texts)} texts",
-           "theme": f"waimai_10k negative: {len(sim.theme_texts)} texts", "first_scored_day": first_scored,
+           "theme": f"{args.theme}: {len(sim.theme_texts)} texts", "first_scored_day": first_scored,
            "wall_s": round(time.perf_counter() - t_all, 1), "peak_rss_mib": round(peak_rss_mib()),
            "machine": machine_note(), "runs": runs}
     with open(args.out, "w", encoding="utf-8") as f:

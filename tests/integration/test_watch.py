@@ -106,7 +106,7 @@ def seeded(tmp_path_factory, webhook):
            "VOC_REPORT__WEBHOOKS": json.dumps([{"name": "ops", "kind": "generic", "url": webhook[0]}])}
     settings = load_settings(environ=env)
     store = Store.open(settings.db_url)
-    dates = seed_history(store, settings)
+    dates = seed_history(store, settings, days=8)  # a spike needs a week of history (SPIKE_HISTORY_DAYS)
     yield settings, store, env, dates
     store.close()
 

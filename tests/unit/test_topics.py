@@ -216,3 +216,26 @@ def test_emerging_cold_start_covers_the_second_day_but_not_the_third() -> None:
     counts["T0002"] = {first + dt.timedelta(days=2): 9}  # appears on day 3: news
     flagged = detect_emerging(counts, first + dt.timedelta(days=2), TopicSettings())
     assert [(e.topic_id, e.kind) for e in flagged] == [("T0002", "new")]
+
+
+def test_a_young_topic_is_judged_new_or_not_at_all_never_a_spike() -> None:
+    today = dt.date(2026, 11, 30)
+    young = {today - dt.timedelta(days=k): 2 for k in range(1, 6)}  # five days of history
+    flagged = detect_emerging({"T0001": {**young, today: 12}, "T0002": {today - dt.timedelta(days=20): 1}},
+                              today, TopicSettings())
+    assert flagged == []
+    week = {today - dt.timedelta(days=k): 2 for k in range(1, 8)}
+    assert [e.kind for e in detect_emerging({"T0001": {**week, today: 12}}, today, TopicSettings())] == ["spike"]
+
+
+def test_spikes_are_corrected_for_the_number_of_topics_tested() -> None:
+    from voc.topics.emerging import SPIKE_FAMILY_ALPHA
+
+    today = dt.date(2026, 11, 30)
+    # 11 on a steady 4/day (z 3.5, Poisson tail 0.003): an alarm for one topic alone, chance among forty
+    steady = {today - dt.timedelta(days=k): 3 + 2 * (k % 2) for k in range(1, 29)}
+    counts = {f"T{k:04d}": {**steady, today: 11} for k in range(40)}
+    one = detect_emerging({"T0000": counts["T0000"]}, today, TopicSettings())
+    many = detect_emerging(counts, today, TopicSettings())
+    assert len(one) == 1 and one[0].p_value > SPIKE_FAMILY_ALPHA / 40
+    assert many == []

@@ -15,6 +15,12 @@ NEW_TOPIC_DAYS = 2
 MIN_HISTORY_DAYS = 3
 # Today must also be this many times the baseline: large topics wobble by more than Poisson noise.
 MIN_GROWTH = 1.5
+# A spike is judged against at least this many days of the topic's own history: a topic a few days old (often one
+# just split off or founded on a small night) has a baseline too short to say what is unusual for it.
+SPIKE_HISTORY_DAYS = 7
+# Chance of one false spike a night across all the topics tested (Bonferroni over them): with 30-50 active topics
+# z >= 3 alone raised 1-2 false alarms a week on a stable stream (bench/topics/README.md, issue 17).
+SPIKE_FAMILY_ALPHA = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,10 @@ def detect_emerging(
 
     Baseline = mean daily count over the ``window_days`` before ``run_date`` (days without documents count
     as 0, days before the topic existed do not count). A spike needs count >= ``emerging_min_count``,
-    z >= ``emerging_z`` with the larger of the Poisson and the observed variance, and growth >= 1.5, so low
-    counts and the normal wobble of big topics raise no alarm. In the first ``NEW_TOPIC_DAYS`` days with any data
+    z >= ``emerging_z`` with the larger of the Poisson and the observed variance, growth >= 1.5, at least
+    ``SPIKE_HISTORY_DAYS`` days of the topic's history, and a Poisson tail below ``SPIKE_FAMILY_ALPHA`` divided by
+    the number of topics tested tonight, so low counts, young topics and the normal wobble of big topics raise no
+    alarm. In the first ``NEW_TOPIC_DAYS`` days with any data
     nothing is flagged "new" (cold start: every topic is new then). Sorted by z, strongest first.
     """
     labels = labels or {}
@@ -71,6 +79,8 @@ def detect_emerging(
     cold_start = (run_date - first_day).days < NEW_TOPIC_DAYS
     start = run_date - dt.timedelta(days=settings.window_days)
     out: list[EmergingTopic] = []
+    spikes: list[EmergingTopic] = []
+    tested = 0  # topics judged by the spike rule tonight
     for topic_id in sorted(daily_counts):
         per_day = daily_counts[topic_id]
         count = int(per_day.get(run_date, 0))
@@ -92,14 +102,16 @@ def detect_emerging(
                                      z=round((count - base) / math.sqrt(max(base, 1.0)), 3),
                                      p_value=_poisson_sf(count, max(base, 0.5)), **common))
             continue
-        if len(hist) < MIN_HISTORY_DAYS:
+        if len(hist) < SPIKE_HISTORY_DAYS:
             continue
         base = sum(hist) / len(hist)
         var = sum((h - base) ** 2 for h in hist) / max(len(hist) - 1, 1)
         z = (count - base) / math.sqrt(max(base, var, 1.0))
         growth = count / max(base, 1.0)
         if z >= settings.emerging_z and growth >= MIN_GROWTH:
-            out.append(EmergingTopic(kind="spike", baseline=round(base, 3), growth=round(growth, 3), z=round(z, 3),
-                                     p_value=_poisson_sf(count, max(base, 0.5)), **common))
+            spikes.append(EmergingTopic(kind="spike", baseline=round(base, 3), growth=round(growth, 3), z=round(z, 3),
+                                        p_value=_poisson_sf(count, max(base, 0.5)), **common))
+        tested += 1
+    out += [e for e in spikes if e.p_value <= SPIKE_FAMILY_ALPHA / max(tested, 1)]
     out.sort(key=lambda e: (-e.z, e.topic_id))
     return out
