@@ -23,7 +23,7 @@ from voc.store import Store
 from voc.topics import E5Embedder, TopicDoc, TopicRegistry, update_topics
 from voc.topics.assign import assign_to_topics
 
-ALERT_KEYS = {"at", "kind", "topic_id", "label", "count", "baseline", "latency_s"}
+ALERT_KEYS = {"at", "kind", "topic_id", "label", "count", "baseline", "latency_s", "facets"}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,7 @@ def test_watch_once_alerts_once_a_day_through_the_webhook_and_nightly_replaces_i
         assert len(topic_alerts) == 1, [a.to_dict() for a in first.alerts]
         alert = topic_alerts[0]
         assert set(alert.to_dict()) == ALERT_KEYS
+        assert alert.facets == "物流慢" and "物流慢" in alert.markdown()  # 14 delivery chats: the problem is named
         assert alert.count >= 14 and alert.baseline < alert.count / 2
         assert 0 <= alert.latency_s < 60
         assert not any(a.kind == "terms" and a.topic_id == delivery for a in first.alerts)  # folded into the topic

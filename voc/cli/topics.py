@@ -198,7 +198,7 @@ def watch(
     sentiment stages, join the current topics (assign-only, against the latest nightly registry) and raise an
     alert when a topic crosses the emerging rule or terms burst; each alert once per topic per day, also sent
     to report.webhooks. --json: one line per alert {"at", "kind", "topic_id", "label", "count", "baseline",
-    "latency_s"}. Ctrl-C stops cleanly (exit 0); items of an interrupted cycle are picked up by the next run.
+    "latency_s", "facets"}. Ctrl-C stops cleanly (exit 0); items of an interrupted cycle are picked up by the next run.
     """
     from voc.pipeline.watch import watch as run_watch
 

@@ -49,14 +49,16 @@ class Alert:
     run_date: dt.date | None = None
     examples: tuple[str, ...] = ()
     department: str | None = None
+    facets: str = ""  # what the alert's documents are about: "X3空调 · 漏水 · 批次 B2311" ("" when nothing dominates)
 
     def to_dict(self) -> dict[str, Any]:
         return {"at": self.at, "kind": self.kind, "topic_id": self.topic_id, "label": self.label, "count": self.count,
-                "baseline": self.baseline, "latency_s": self.latency_s}
+                "baseline": self.baseline, "latency_s": self.latency_s, "facets": self.facets}
 
     def markdown(self) -> str:
         head = {"new": "新话题", "spike": "话题激增", "terms": "热词激增"}.get(self.kind, self.kind)
-        lines = [f"**{head}** {self.label}" + (f" ({self.topic_id})" if self.topic_id else ""),
+        lines = [f"**{head}** {self.facets + ' · ' if self.facets else ''}{self.label}"
+                 + (f" ({self.topic_id})" if self.topic_id else ""),
                  f"- 今日 {self.count} 条, 基线 {self.baseline:.1f}/天",
                  f"- 日期 {self.run_date}" + (f", 部门 {self.department}" if self.department else "")]
         lines += [f"> {e}" for e in self.examples[:3]]
@@ -105,11 +107,14 @@ class _Cycle:
 
     def alert(self, kind: str, topic_id: str | None, label: str, count: int, baseline: float, members: Sequence[str],
               key: str, day: dt.date) -> Alert:
-        texts = {i.id: t for i, t in self.docs}
+        from voc.topics.facets import extract_facets, summarise_facets
+
+        items = {i.id: (i, t) for i, t in self.docs}
+        facets = summarise_facets([extract_facets(items[m][1], items[m][0].attributes) for m in members if m in items])
         return Alert(dt.datetime.fromtimestamp(self.now(), dt.UTC).isoformat(timespec="seconds"), kind, topic_id,
                      label, count, baseline, round(self.now() - min(self.arrival[m] for m in members), 3), key, day,
-                     tuple(texts[m] for m in members[: self.settings.topics.examples]),
-                     _department(self.store, topic_id))
+                     tuple(items[m][1] for m in members[: self.settings.topics.examples]),
+                     _department(self.store, topic_id), str(facets["name"]))
 
 
 def _arrival(settings: Settings, item: Interaction, fallback: float) -> float:
