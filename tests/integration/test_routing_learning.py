@@ -139,6 +139,59 @@ def test_cli_route_json_shape_and_retrain(sqlite_store, tmp_path):
     assert len(rows[1]["candidates"]) >= 2 and rows[2]["reason"].startswith("triage")
 
 
+def test_cli_findings_confirm_needs_a_reason_to_move_and_stores_it_with_the_examples(sqlite_store):
+    from voc.cli import app
+    from voc.store import routing_examples as rx
+
+    store, _settings, url = sqlite_store
+    f = _add_finding(store, "emerging:2026-11-20:T0003", ["运费多收了五块，快递员说找客服退"], NIGHT, "T0003")
+    store.replace_routes([Route(f.id, "logistics", 0.62, "keywords 快递")])
+    env = {"VOC_DATABASE_URL": url}
+
+    def confirm(*args: str):
+        res = CliRunner().invoke(app, ["findings", "confirm", f.id, *args], env=env, catch_exceptions=False)
+        return res.exit_code, " ".join(res.output.split())  # rich wraps at the terminal width
+
+    code, text = confirm("finance", "--by", "billing_lead")  # another department, no reason: refused, nothing written
+    assert code == 2 and "from logistics to finance needs a reason" in text and '--reason "..."' in text
+    assert store.routes([f.id])[0].department == "logistics" and rx.examples(store) == []
+    code, text = confirm("finance", "--reason", "x" * 501)
+    assert code == 2 and "too long (501 characters; at most 500)" in text
+    code, text = confirm("finance", "--by", "billing_lead", "--reason", "  运费争议归财务，\n不是物流  ")
+    assert code == 0, text
+    [route] = store.routes([f.id])
+    assert route.department == "finance"
+    assert route.reason.startswith("corrected from logistics by billing_lead: 运费争议归财务， 不是物流")
+    assert store.route_memory() == {"T0003": {"finance": 1}}
+    [ex] = rx.examples(store)
+    assert (ex.source, ex.labels, ex.text, ex.created_by) == ("correction", ("finance",), "运费多收了五块，快递员说找客服退",
+                                                               "billing_lead")
+    listed = CliRunner().invoke(app, ["findings", "list", "--date", NIGHT.isoformat(), "--json"], env=env)
+    [row] = json.loads(listed.stdout)
+    assert row["department"] == "finance" and row["confirmed"] and "运费争议归财务" in row["reason"]
+    code, text = confirm("finance", "--by", "billing_lead")  # confirming the routed department needs no reason
+    assert code == 0 and "confirmed by billing_lead" in text
+
+
+def test_confirmation_is_one_transaction(sqlite_store):
+    """Route, reason, route memory and examples go in together: a failing example write leaves the route as it was."""
+    from voc.store import routing_examples as rx
+
+    store, _settings, _url = sqlite_store
+    f = _add_finding(store, "emerging:2026-11-20:T0004", ["退款一直没到账"], NIGHT, "T0004")
+    store.replace_routes([Route(f.id, "logistics", 0.5, "keywords")])
+    bad = [{"task": "department", "text": "退款一直没到账", "labels": ["finance"]}, {"task": "nosuch", "text": "x",
+                                                                                 "labels": ["finance"]}]
+    with pytest.raises(ValueError, match="task"):
+        rx.confirm_route(store, f.id, "finance", "lead", "退款归财务", bad)
+    assert store.routes([f.id])[0] == Route(f.id, "logistics", 0.5, "keywords")
+    assert store.route_memory() == {} and rx.examples(store) == []
+    route, source, added = rx.confirm_route(store, f.id, "finance", "lead", "退款归财务", bad[:1])
+    assert (route.reason, source, added) == ("corrected from logistics by lead: 退款归财务", "correction", 1)
+    with pytest.raises(KeyError, match="unknown finding"):
+        rx.confirm_route(store, "emerging:2026-11-20:nosuch", "finance")
+
+
 # ---- repeat contacts by meaning ----------------------------------------------------------------------------
 
 def test_repeat_contacts_by_meaning_rank_the_washing_machine_customer_first(sqlite_store):

@@ -109,13 +109,17 @@ def _fill(head: str, pieces: list[str], width: int) -> list[str]:
 def findings_confirm(
     finding_id: Annotated[str, typer.Argument(help="finding id, e.g. emerging:2026-11-20:T0007")],
     department: Annotated[str, typer.Argument(help="department id that owns it")],
+    reason: Annotated[str | None, typer.Option(
+        "--reason", "-r", help="why it belongs there (required when the department changes; at most 500 "
+        "characters); added to the route's reason")] = None,
     by: Annotated[str | None, typer.Option("--by", help="who confirms (recorded)")] = None,
 ) -> None:
     """Confirm or correct a finding's department; its topic is routed there on later nights (route memory), and its
     member texts become labelled examples the routing model learns from (refitted by the next routing run, or now
-    with `voc route retrain`)."""
+    with `voc route retrain`). Moving a finding to another department (or routing one that has none) needs
+    --reason, as re-routing in the web app does; route, reason and examples are written in one transaction."""
     from voc.pipeline.adhoc import DepartmentConfigError, load_departments
-    from voc.pipeline.routing import confirm_route
+    from voc.pipeline.routing import RouteReasonError, confirm_route
 
     s = settings()
     try:
@@ -125,7 +129,9 @@ def findings_confirm(
     if department not in ids:
         raise fail(f"unknown department {department!r}; expected one of: {', '.join(sorted(ids))}")
     try:
-        r = confirm_route(open_store(s), s, finding_id, department, by)
+        r = confirm_route(open_store(s), s, finding_id, department, by, reason, reason_required=True)
     except KeyError as exc:
         raise fail(str(exc).strip("'")) from None
-    out.print(f"{finding_id} -> {r.department} ({r.reason})")
+    except RouteReasonError as exc:
+        raise fail(f"{exc}; give it with --reason \"...\"") from None
+    out.print(f"{finding_id} -> {r.department} ({r.reason})", markup=False, highlight=False)

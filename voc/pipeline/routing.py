@@ -22,11 +22,12 @@ from voc.store import Store
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["confirm_route", "contact_texts", "import_route_memory", "reference_mean", "retrain", "route_router",
-           "routing_embed", "routing_model", "run"]
+__all__ = ["MAX_REASON", "RouteReasonError", "confirm_route", "contact_texts", "import_route_memory", "reference_mean",
+           "retrain", "route_router", "routing_embed", "routing_model", "run"]
 
 MODEL_NAMES = ("departments", "service_types")
 CONFIRM_MAX_TEXTS = 30  # member texts a confirmation teaches (a topic's members say much the same)
+MAX_REASON = 500  # characters of a person's reason for a confirmation or correction
 
 
 def _member_facts(f: Finding, members: Sequence[Interaction]) -> dict[str, Any]:
@@ -251,20 +252,33 @@ def _example_rows(store: Store, finding: Finding, department: str, source: str, 
             for t in texts if t]
 
 
-def confirm_route(store: Store, settings: Settings, finding_id: str, department: str, by: str | None = None) -> Route:
+class RouteReasonError(ValueError):
+    """A correction without a reason (where one is required), or a reason longer than :data:`MAX_REASON`."""
+
+
+def confirm_route(store: Store, settings: Settings, finding_id: str, department: str, by: str | None = None,
+                  reason: str | None = None, *, reason_required: bool = False) -> Route:
     """A person confirms or corrects a finding's department: the route is fixed (and its topic remembered, as
-    before), and the finding's member texts become labelled examples the next fit learns from."""
+    before), their ``reason`` is added to the route's reason, and the finding's member texts become labelled
+    examples the next fit learns from, all in one transaction. With ``reason_required`` (``voc findings confirm``,
+    the web app) a department other than the routed one (or any, for a finding not routed yet) without a reason
+    raises RouteReasonError; confirming the routed department needs none. Unknown finding: KeyError."""
     from voc.pipeline.runner import utcnow
+    from voc.store import routing_examples as rx
 
-    [before] = store.routes([finding_id]) or [None]
-    route = store.confirm_route(finding_id, department, by)
+    note = " ".join((reason or "").split())
+    if len(note) > MAX_REASON:
+        raise RouteReasonError(f"the reason is too long ({len(note)} characters; at most {MAX_REASON})")
     found = store.findings(ids=[finding_id])
-    if found:
-        source = "confirm" if before is None or before.department == department else "correction"
-        from voc.store import routing_examples as rx
-
-        added = rx.add_examples(store, _example_rows(store, found[0], department, source, by, utcnow()))
-        logger.info("%s of %s -> %s: %d labelled examples", source, finding_id, department, added)
+    if not found:
+        raise KeyError(f"unknown finding {finding_id}")
+    [before] = store.routes([finding_id]) or [None]
+    if reason_required and not note and (before is None or before.department != department):
+        raise RouteReasonError(f"re-routing {finding_id} from {before.department if before else 'no department'} "
+                               f"to {department} needs a reason (what makes it {department}'s?)")
+    rows = _example_rows(store, found[0], department, "confirm", by, utcnow())  # source decided in the write
+    route, source, added = rx.confirm_route(store, finding_id, department, by, note or None, rows)
+    logger.info("%s of %s -> %s: %d labelled examples", source, finding_id, department, added)
     return route
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from voc.store.schema import Base, FindingRow, RouteRow, TopicAssignmentRow, utcnow
+from voc.records import Route
+from voc.store.schema import Base, FindingRow, RouteMemoryRow, RouteRow, TopicAssignmentRow, utcnow
 
 if TYPE_CHECKING:
     from voc.store import Store
@@ -24,6 +25,7 @@ __all__ = [
     "ServiceTypeSetRow",
     "StoredModel",
     "add_examples",
+    "confirm_route",
     "examples",
     "load_models",
     "previous_topic_routes",
@@ -103,26 +105,59 @@ class StoredModel:
 def add_examples(store: Store, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert labelled examples (keys: task, text, labels, source, weight, finding_id, topic_id, created_by, created_at).
     Returns how many were added; an identical (task, text, labels, source, finding) row is not added twice."""
-    added = 0
     with store.db.session() as s:
-        for r in rows:
-            if r["task"] not in TASKS:
-                raise ValueError(f"routing example task must be one of {TASKS}, got {r['task']!r}")
-            text = (r.get("text") or "").strip()
-            if not text:
-                continue
-            labels = list(r["labels"])
-            same = s.scalars(select(ExampleRow).where(
-                ExampleRow.task == r["task"], ExampleRow.text == text, ExampleRow.source == r["source"],
-                ExampleRow.finding_id.is_(None) if r.get("finding_id") is None else ExampleRow.finding_id == r["finding_id"],
-            )).all()
-            if any(list(x.labels) == labels for x in same):
-                continue
-            s.add(ExampleRow(task=r["task"], text=text, labels=labels, source=r["source"], weight=float(r.get("weight", 1.0)),
-                             finding_id=r.get("finding_id"), topic_id=r.get("topic_id"), created_by=r.get("created_by"),
-                             created_at=r.get("created_at") or utcnow()))
-            added += 1
+        return _insert_examples(s, rows)
+
+
+def _insert_examples(s: Any, rows: Iterable[Mapping[str, Any]]) -> int:
+    added = 0
+    for r in rows:
+        if r["task"] not in TASKS:
+            raise ValueError(f"routing example task must be one of {TASKS}, got {r['task']!r}")
+        text = (r.get("text") or "").strip()
+        if not text:
+            continue
+        labels = list(r["labels"])
+        same = s.scalars(select(ExampleRow).where(
+            ExampleRow.task == r["task"], ExampleRow.text == text, ExampleRow.source == r["source"],
+            ExampleRow.finding_id.is_(None) if r.get("finding_id") is None else ExampleRow.finding_id == r["finding_id"],
+        )).all()
+        if any(list(x.labels) == labels for x in same):
+            continue
+        s.add(ExampleRow(task=r["task"], text=text, labels=labels, source=r["source"], weight=float(r.get("weight", 1.0)),
+                         finding_id=r.get("finding_id"), topic_id=r.get("topic_id"), created_by=r.get("created_by"),
+                         created_at=r.get("created_at") or utcnow()))
+        added += 1
     return added
+
+
+def confirm_route(store: Store, finding_id: str, department: str, by: str | None = None, note: str | None = None,
+                  examples: Iterable[Mapping[str, Any]] = ()) -> tuple[Route, str, int]:
+    """A person's confirmation or correction, in one transaction: the route fixed to ``department`` (confirmed,
+    confidence 1; reason "confirmed by X" or "corrected from D by X", then ``: note`` when given), the topic
+    remembered for later nights (route memory), and ``examples`` stored as labelled examples with the source
+    ``confirm`` or ``correction`` (a department other than the routed one). Returns (route, source, examples added);
+    raises KeyError for an unknown finding. (Store.confirm_route is the same write without note and examples.)"""
+    with store.db.session() as s:
+        finding = s.get(FindingRow, finding_id)
+        if finding is None:
+            raise KeyError(f"unknown finding {finding_id}")
+        row = s.get(RouteRow, finding_id)
+        who = by or "a reviewer"
+        moved = row is not None and row.department != department
+        reason = f"corrected from {row.department} by {who}" if moved else f"confirmed by {who}"
+        if note:
+            reason = f"{reason}: {note}"[:2000]
+        if row is None:
+            s.add(RouteRow(finding_id=finding_id, department=department, confidence=1.0, reason=reason, confirmed=True))
+        else:
+            row.department, row.confidence, row.reason, row.confirmed = department, 1.0, reason, True
+        if finding.topic_id:
+            s.merge(RouteMemoryRow(topic_id=finding.topic_id, department=department, confirmed_by=by,
+                                   confirmed_at=utcnow()))
+        source = "correction" if moved else "confirm"
+        added = _insert_examples(s, [{**e, "source": source} for e in examples])
+    return Route(finding_id, department, 1.0, reason), source, added
 
 
 def examples(store: Store, task: str | None = None) -> list[LearnedExample]:

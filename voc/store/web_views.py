@@ -27,7 +27,7 @@ from voc.store.schema import (
 
 __all__ = [
     "PREVIEW_CHARS", "KnownId", "QueueFilter", "QueueRow", "TopicCall", "TopicDetail", "TopicFinding", "TopicInfo",
-    "TopicRoute", "TopicSummary", "contact_previews", "known_ids", "next_open_item", "note_route_reason",
+    "TopicRoute", "TopicSummary", "contact_previews", "known_ids", "next_open_item",
     "queue_choices", "queue_rows", "recording_source", "review_for_interaction", "review_item", "topic_detail",
     "topic_summaries",
 ]
@@ -334,12 +334,3 @@ def known_ids(store: Store, tokens: set[str]) -> dict[str, KnownId]:
                     out[key] = KnownId("contact", iid, cust)
     return out
 
-
-def note_route_reason(store: Store, finding_id: str, note: str) -> str | None:
-    """Add a person's reason to a finding's route reason (after a confirm or correction); the new reason."""
-    with store.db.session() as s:
-        row = s.get(RouteRow, finding_id)
-        if row is None:
-            return None
-        row.reason = f"{row.reason}: {note}"[:2000]
-        return row.reason

@@ -27,7 +27,6 @@ __all__ = [
 
 OUTREACH_COLUMNS = ("rank", "topic_id", "topic_label", "department", "customer_id", "tier", "value", "weight",
                     "status", "match", "product", "batch", "region", "reason")
-MAX_REASON = 500
 
 
 class RerouteError(ValueError):
@@ -122,25 +121,18 @@ def reroute(store: Store, settings: Settings, user: User, finding_id: str, depar
             reason: str | None) -> Route:
     """Confirm a finding's department (same department) or re-route it (another one, ``reason`` required), through
     the same code as ``voc findings confirm``. Raises NotVisible or RerouteError."""
-    from voc.pipeline.routing import confirm_route
+    from voc.pipeline.routing import RouteReasonError, confirm_route
 
     if not can_route(user):
         raise NotVisible("only department owners and supervisors confirm or re-route findings", forbidden=True)
-    _f, before = _finding_and_route(store, user, finding_id)
+    _finding_and_route(store, user, finding_id)  # NotVisible unless the user may see it
     names = department_names(settings)
     if department not in names:
         raise RerouteError(f"unknown department {department!r}; expected one of: {', '.join(sorted(names))}")
-    note = " ".join((reason or "").split())
-    moved = before is None or before.department != department
-    if moved and not note:
-        raise RerouteError("re-routing needs a reason (what makes it the other department's?)")
-    if len(note) > MAX_REASON:
-        raise RerouteError(f"the reason is too long ({len(note)} characters; at most {MAX_REASON})")
-    route = confirm_route(store, settings, finding_id, department, user.name)
-    if note:
-        reason_text = web_views.note_route_reason(store, finding_id, note)
-        route = Route(route.finding_id, route.department, route.confidence, reason_text or route.reason)
-    return route
+    try:  # route, reason, route memory and training examples in one transaction
+        return confirm_route(store, settings, finding_id, department, user.name, reason, reason_required=True)
+    except RouteReasonError as exc:
+        raise RerouteError(str(exc)) from None
 
 
 def outreach_csv(outreach: dict[str, Any]) -> bytes:
