@@ -91,6 +91,17 @@ def test_history_lists_creation_and_nightly_updates(filled) -> None:
     assert [e["date"] for e in events] == sorted(e["date"] for e in events)
 
 
+def test_findings_name_their_facets(filled) -> None:
+    env, store, dates = filled
+    rows = _json(env, ["topics", "list", "--json"])["topics"]
+    delivery = next(r["id"] for r in rows if "快递" in r["label"] or "快递" in r["keywords"])
+    f = store.latest_topic_finding(delivery)
+    facets = f.details["facets"]
+    assert f.run_date == dates[-1] and facets["members"] == f.count
+    assert facets["aspect"] == "物流慢" and facets["aspect_count"] * 2 >= f.count
+    assert facets["name"] == "物流慢" and f.title.startswith("物流慢 · ")
+
+
 @pytest.mark.parametrize("command", [["show", "T9999"], ["history", "T9999"]])
 def test_unknown_topic_exits_1(filled, command) -> None:
     env, _store, _dates = filled
