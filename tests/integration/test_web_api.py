@@ -340,6 +340,10 @@ def test_owner_inbox_shows_her_department_only(web):
     assert {f["id"] for f in everything} == {"f-t0001", "f-t0002", "qa:closing"}
     assert c.get("/api/findings/qa:closing", headers=olga).status_code == 403  # customer service's, not hers
     assert c.get("/api/findings/nope", headers=sam).status_code == 404
+    login(c, "sam")  # the inbox page words finding kinds as the digests do (voc.labels); the API keeps the keys
+    page = c.get("/findings").text
+    assert "QA pattern" in page and "emerging topic" in page and "qa_pattern" not in page.replace("qa:closing", "")
+    assert {f["kind"] for f in everything} == {"emerging_topic", "qa_pattern"}
     detail = c.get("/api/findings/f-t0001", headers=olga).json()
     assert detail["contacts"][0]["preview"].startswith("我的洗衣机漏水了")  # redacted text preview
     assert [e["customer_id"] for e in detail["outreach"]["entries"]] == ["U9001", "U0001", "U0002"]

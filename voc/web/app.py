@@ -22,6 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 
 from voc.config import Settings
+from voc.labels import kind_label
 from voc.store import Store
 from voc.store.review import ReviewError, ReviewQueue
 from voc.web.deps import AuthRequired, WebContext, page
@@ -90,6 +91,7 @@ def _context(settings: Settings, store: Store) -> WebContext:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     env.filters["localtime"] = lambda value: human_time(value, settings.timezone)  # ISO -> settings.timezone
+    env.filters["kind"] = kind_label  # finding kinds in the digests' words (voc.labels)
     return WebContext(settings=settings, store=store, users=Users(store.db),
                       queue=ReviewQueue(store.db, settings.qa.claim_lease_minutes),
                       templates=Jinja2Templates(env=env), exports_dir=Path(settings.exports_dir),
