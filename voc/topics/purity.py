@@ -117,7 +117,13 @@ def find_split(units: np.ndarray, parent: np.ndarray | None, *, min_size: int, c
     cohesion = float(np.median(_loo(units[part])))
     if cohesion < cohesion_floor:
         return None
-    gain = float(np.median(_loo(units[part]) - units[part] @ ref))
+    own_gain = _loo(units[part]) - units[part] @ ref
+    gain = float(np.median(own_gain))
     if gain < min_gain:
         return None
-    return Split(part, stay, round(separation, 4), round(to_parent, 4), round(cohesion, 4), round(gain, 4))
+    # Only the rows the new mode describes better than the parent leave; the mode's fringe stays.
+    leaving = own_gain > 0
+    if leaving.sum() < min_size:
+        return None
+    stay = np.sort(np.concatenate([stay, part[~leaving]]))
+    return Split(part[leaving], stay, round(separation, 4), round(to_parent, 4), round(cohesion, 4), round(gain, 4))
