@@ -8,8 +8,9 @@ at once is one large night with no known topics, where that path calls most docu
 2. PCA to ``FIT_DIM`` dimensions (BERTopic reduces to 5 with UMAP; umap-learn is not a dependency);
 3. HDBSCAN with ``min_cluster_size`` scaled to the data (``FIT_SIZE_SHARE`` of the documents, at least the
    configured value), leaf selection so big themes are not lumped;
-4. an outlier joins the most similar topic (centred cosine to its centroid) when it clears the calibrated null
-   threshold (what a random group of documents scores, :func:`voc.topics.space._null_threshold`).
+4. a few rounds of spherical k-means from those topics: every document (outliers included) joins the most similar
+   topic centroid when it clears the calibrated null threshold (what a random group of documents scores,
+   :func:`voc.topics.space._null_threshold`), else it is noise; centroids follow their members.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from voc.topics.clustering import NOISE, group_indices, label_clusters, represen
 FIT_DIM = 10
 FIT_SIZE_SHARE = 0.005  # min_cluster_size = this share of the documents (at least settings.min_cluster_size)
 FIT_MIN_SAMPLES = 5
+REFINE_ROUNDS = 5  # nearest-centroid rounds after HDBSCAN (see _refine)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -59,15 +61,28 @@ def one_shot_labels(vectors: np.ndarray, settings: TopicSettings, seed: int = 42
                              core_dist_n_jobs=1).fit_predict(reduced).astype(int)
     if reassign and labels.max() >= 0:
         threshold = _null_threshold(x, space, settings.min_cluster_size, settings.assign_percentile, seed)
-        cents = _unit(np.stack([centred[labels == k].mean(axis=0) for k in range(labels.max() + 1)]))
-        noise = np.flatnonzero(labels == NOISE)
-        if len(noise):
-            sim = centred[noise] @ cents.T
-            best = np.argmax(sim, axis=1)
-            ok = sim[np.arange(len(noise)), best] >= (threshold if threshold is not None else -1.0)
-            labels[noise[ok]] = best[ok]
+        labels = _refine(centred, labels, threshold if threshold is not None else -1.0)
         options["outlier_threshold"] = round(float(threshold), 4) if threshold is not None else None
     return labels, options
+
+
+def _refine(centred: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """A few rounds of spherical k-means started from HDBSCAN's topics: every document (outliers included) goes to
+    the most similar topic centroid when it clears ``threshold``, else it is noise; centroids are recomputed from
+    the members. Topics that lose every member disappear (labels are renumbered densely)."""
+    for _ in range(REFINE_ROUNDS):
+        ks = [k for k in range(labels.max() + 1) if np.any(labels == k)]
+        if not ks:
+            break
+        cents = _unit(np.stack([centred[labels == k].mean(axis=0) for k in ks]))
+        sim = centred @ cents.T
+        new = np.where(sim.max(axis=1) >= threshold, np.asarray(ks)[np.argmax(sim, axis=1)], NOISE)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    kept = sorted(set(labels.tolist()) - {NOISE})
+    remap = {k: r for r, k in enumerate(kept)}
+    return np.asarray([remap.get(k, NOISE) for k in labels.tolist()], dtype=int)
 
 
 def fit_once(ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray, settings: TopicSettings,
