@@ -46,6 +46,7 @@ class AsrSettings(_Section):
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+    condition_on_previous_text: bool = Field(True, description="prompt each 30 s window with the text before it (faster-whisper's default); off lost a character per ~1000 on simulated 8 kHz calls, and no loops were seen with it on (bench/asr/README.md)")
     temperature_fallback: bool = Field(False, description="re-decode a failing window by sampling at rising temperatures (Whisper's default). CTranslate2 seeds its sampler once per thread and offers no per-call seed, so with this on a call's text depends on what the process transcribed before (a resumed run differs from an uninterrupted one); off (the default) = beam search only, the same text for the same audio every time")
     phantom_phrases: list[str] = Field(
         default_factory=lambda: [

@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from voc.config import AsrSettings
-from voc.transcribe import AsrEngine, decode_audio, guard_segments, normalise_for_cer, to_simplified
+from voc.transcribe import (
+    AsrEngine,
+    decode_audio,
+    get_engine,
+    guard_segments,
+    normalise_for_cer,
+    to_simplified,
+)
 from voc.transcribe.cleanup import AsrSegment, clean_text
 from voc.transcribe.engine import SAMPLING_SEED, default_prompt, transcribe_kwargs
 from voc.transcribe.scoring import edit_distance
@@ -79,7 +86,9 @@ _DROP = object()
 
 # voc's defaults before this ablation; the "voc ..." rows start from them so the table keeps its meaning after the
 # defaults changed. "voc default (engine)" is whatever AsrSettings() holds now, through AsrEngine.transcribe_call.
-BEFORE = {"vad_min_silence_ms": 500, "temperature_fallback": True}
+BEFORE = {"vad_min_silence_ms": 500, "temperature_fallback": True, "condition_on_previous_text": False}
+# step 1 of the fix (min_silence 2000 ms, no temperature fallback), still without conditioning
+STEP1 = {"condition_on_previous_text": False}
 
 
 def configs() -> dict[str, Path_]:
@@ -107,7 +116,11 @@ def configs() -> dict[str, Path_]:
         "voc temperature 0 (no fallback)": with_kwargs(voc, temperature=0.0),
         "lib temperature 0 (no fallback)": with_kwargs(lib, temperature=0.0),
         "voc min_silence 1000 ms": voc_path(**{**BEFORE, "vad_min_silence_ms": 1000}),
-        "voc min_silence 2000 ms + temperature 0": voc_path(vad_min_silence_ms=2000, temperature_fallback=False),
+        # step 1 (min_silence 2000 ms, no fallback) with one of the remaining differences switched
+        "voc step 1 (engine: min_silence 2000 ms, no fallback)": Path_(engine=True, settings=STEP1),
+        "voc step 1 -word_timestamps": voc_path(**STEP1, word_timestamps=False),
+        "voc step 1 +condition_on_previous_text": voc_path(**{**STEP1, "condition_on_previous_text": True}),
+        "voc min_silence 2000 ms + temperature 0": voc_path(**{**STEP1, "vad_min_silence_ms": 2000}),
     }
 
 
@@ -172,6 +185,8 @@ def build_calls(data: Path, refs: dict[str, str], n: int, out_dir: Path, per_cal
 
 def transcribe(model: Any, engine: AsrEngine, path: Path, p: Path_) -> str:
     if p.engine:
+        if p.settings:  # the same loaded model, other settings
+            engine = get_engine(engine.settings.model_copy(update={**p.settings, "model": engine.model_path}), ".")
         return "".join(u.text for u in engine.transcribe_call(path, path.stem, None).utterances)
     if p.seed:
         import ctranslate2
@@ -203,6 +218,31 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def itn_rows(results: dict, clips: dict[str, tuple[Path, str]], names: tuple[str, ...]) -> str:
+    """CER of the text the store keeps (spoken numbers as digits, voc.text.itn) for some configs: against the
+    references as they are (numbers written in words) and against references passed through the same ITN."""
+    from voc.text.itn import inverse_normalize
+
+    lines = ["| config, text after ITN | reference | " + " | ".join(SETS) + " |", "|---|---|" + "---|" * len(SETS)]
+    for name in names:
+        hyps = results["configs"].get(name, {}).get("hyps", {})
+        keys = [k for k in clips if k in hyps]
+        for label, ref_fn in (("as is", str), ("ITN too", inverse_normalize)):
+            sub = {k: (clips[k][0], ref_fn(clips[k][1])) for k in keys}
+            cer_by = score({k: inverse_normalize(hyps[k]) for k in keys}, sub)
+            lines.append(f"| {name} | {label} | " + " | ".join(str(cer_by.get(x, "")) for x in SETS) + " |")
+    return "\n".join(lines)
+
+
+SETS = ("call16k", "call8k", "magicdata_cs_16k", "tel8k_sim")
+
+
+def save(results: dict, out: Path, summary: Path) -> None:
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    short = {**results, "configs": {n: {k: v for k, v in r.items() if k != "hyps"} for n, r in results["configs"].items()}}
+    summary.write_text(json.dumps(short, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/asr"))
@@ -215,13 +255,21 @@ def main() -> None:
     ap.add_argument("--sim-dir", type=Path, default=Path("/tmp/voc-tel8k-extra"))
     ap.add_argument("--configs", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=Path("bench/asr/results_ablation.json"))
+    ap.add_argument("--out", type=Path, default=Path("/tmp/voc-asr-ablation.json"),
+                    help="full results with every transcript (kept outside the repository: the clips are research-only)")
+    ap.add_argument("--summary", type=Path, default=Path("bench/asr/results_ablation.json"),
+                    help="CER and settings per config, without transcripts")
     ap.add_argument("--fresh", action="store_true", help="recompute configs already in --out")
     ap.add_argument("--report", action="store_true", help="print the table of --out and exit")
     args = ap.parse_args()
     results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() and not args.fresh else {}
     if args.report:
         print(markdown(results))
+        refs = load_refs(args.data)
+        clips = {k: (args.data / k, refs[k]) for k in refs}
+        clips.update(build_calls(args.data, refs, args.calls or 8, args.sim_dir / "calls"))
+        print()
+        print(itn_rows(results, clips, ("lib", "voc default (engine)")))
         return
     refs = load_refs(args.data)
     clips: dict[str, tuple[Path, str]] = {}
@@ -252,9 +300,9 @@ def main() -> None:
                                     "kwargs": {k: v for k, v in p.kwargs.items()}, "decode": p.decode,
                                     "guards": p.guards, "clean": p.clean, "seed": p.seed}
         print(name, json.dumps(results["configs"][name]["cer"]), results["configs"][name]["cpu_s"], flush=True)
-        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        save(results, args.out, args.summary)
     results["env"]["loadavg_end"] = os.getloadavg()
-    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    save(results, args.out, args.summary)
     print(markdown(results))
 
 

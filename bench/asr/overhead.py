@@ -20,6 +20,7 @@ from pathlib import Path
 
 from voc.config import AsrSettings
 from voc.transcribe import AsrEngine
+from voc.transcribe.engine import transcribe_kwargs
 
 
 def main() -> None:
@@ -37,13 +38,7 @@ def main() -> None:
     clips = [args.data / r[col] for r in rows][: args.clips]
     engine = AsrEngine(AsrSettings(), args.models_dir)
     s = engine.settings
-    options = {
-        "language": s.language, "beam_size": s.beam_size, "word_timestamps": s.word_timestamps,
-        "no_speech_threshold": s.no_speech_threshold, "log_prob_threshold": s.log_prob_threshold,
-        "compression_ratio_threshold": s.compression_ratio_threshold, "condition_on_previous_text": False,
-        "vad_filter": s.vad,
-        "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if s.vad else None,
-    }
+    options = transcribe_kwargs(s, engine.initial_prompt, engine.hotwords)  # exactly what voc passes
     totals = {"raw": [0.0, 0.0], "voc": [0.0, 0.0]}
     for rnd in range(args.rounds):
         for path in clips:

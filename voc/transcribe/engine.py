@@ -113,7 +113,7 @@ class AsrEngine:
             "word_timestamps": s.word_timestamps,
             "hotwords": self.hotwords,
             "initial_prompt": self.initial_prompt,
-            "condition_on_previous_text": False,
+            "condition_on_previous_text": s.condition_on_previous_text,
             "no_speech_threshold": s.no_speech_threshold,
             "log_prob_threshold": s.log_prob_threshold,
             "compression_ratio_threshold": s.compression_ratio_threshold,
@@ -224,8 +224,7 @@ def transcribe_kwargs(s: AsrSettings, initial_prompt: str | None, hotwords: str 
         "no_speech_threshold": s.no_speech_threshold,
         "log_prob_threshold": s.log_prob_threshold,
         "compression_ratio_threshold": s.compression_ratio_threshold,
-        # Conditioning on previous text is what lets one misheard window start a repetition loop.
-        "condition_on_previous_text": False,
+        "condition_on_previous_text": s.condition_on_previous_text,
         "vad_filter": s.vad,
         "vad_parameters": {"min_silence_duration_ms": s.vad_min_silence_ms} if s.vad else None,
     }
