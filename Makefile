@@ -7,7 +7,7 @@ MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web bench-throughput scaleout clean-demo
+.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-asr-ablation bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web bench-throughput scaleout clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -63,6 +63,10 @@ bench: bench-redaction bench-sentiment bench-routing bench-topics bench-qa bench
 
 bench-asr: setup
 	$(BIN)/python bench/asr/run.py
+
+bench-asr-ablation: setup  ## voc's transcribe path vs faster-whisper directly, one difference at a time (bench/asr/README.md; ~1 CPU-hour at 1 thread)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/asr/ablation.py --sets tel8k_sim,magicdata_cs_16k --limit-16k 20 --calls 8
+	$(BIN)/python bench/asr/ablation.py --report
 
 bench-sentiment: setup
 	$(BIN)/python bench/sentiment/lodo.py
