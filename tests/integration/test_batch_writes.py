@@ -157,3 +157,16 @@ def test_batched_sentiment_writes_replace_rows_under_concurrent_writers(store):
         list(pool.map(write, range(4)))
     assert all(len(store.sentiment_scores(i)) == 1 for i in ids)
     assert store.stage_counts()["sentiment"] == {"done": 4}
+
+
+def test_service_types_are_written_in_one_statement(store):
+    items = _texts(store, 3)
+    store.set_service_types({items[0].id: "complaint", items[2].id: "inquiry"})
+    store.set_service_types({})
+    from sqlalchemy import select
+
+    from voc.store.schema import InteractionRow
+
+    with store.db.session() as s:
+        got = dict(s.execute(select(InteractionRow.id, InteractionRow.service_type)).all())
+    assert got == {"chat-0": "complaint", "chat-1": None, "chat-2": "inquiry"}

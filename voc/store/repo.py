@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from voc.records import (
     CallMetrics,
@@ -224,9 +224,13 @@ class Store(RunStore, AnalyticsStore, BatchWrites, IngestManifest):
             return {i: t or [] for i, t in rows}
 
     def set_service_types(self, values: dict[str, str]) -> None:
+        """Store each interaction's service type: one UPDATE executed for all rows, one transaction."""
+        if not values:
+            return
+        table = InteractionRow.__table__
+        stmt = update(table).where(table.c.id == bindparam("b_id")).values(service_type=bindparam("b_type"))
         with self.db.session() as s:
-            for iid, st in values.items():
-                s.get(InteractionRow, iid).service_type = st
+            s.connection().execute(stmt, [{"b_id": iid, "b_type": st} for iid, st in values.items()])
 
     # ---- transcripts ------------------------------------------------------------------------
     def replace_transcript(
