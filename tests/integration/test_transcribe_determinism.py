@@ -43,9 +43,13 @@ def _key(transcript) -> list[tuple[float, float, str]]:
     return [(u.start, u.end, u.text) for u in transcript.utterances]
 
 
+REPO_MODELS = Path(__file__).resolve().parents[2] / "voc-data" / "models"  # make setup assembles it here
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> AsrEngine:
-    return get_engine(AsrSettings(device="cpu", cpu_threads=1), tmp_path_factory.mktemp("models"))
+    models = REPO_MODELS if (REPO_MODELS / "whisper-base" / "model.bin").is_file() else tmp_path_factory.mktemp("models")
+    return get_engine(AsrSettings(device="cpu", cpu_threads=1), models)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +64,8 @@ def test_defaults_never_sample():
 def test_same_transcript_whatever_ran_before(engine, noisy, shared_data):
     first = engine.transcribe_call(noisy, "n1")
     assert first.utterances, "the noisy clip should still give some text"
-    engine.transcribe_call(shared_data / OTHER, "other")
-    engine.transcribe_call(noisy, "n2")  # a repeat moves a sampler on, if anything samples
-    again = engine.transcribe_call(noisy, "n3")
+    engine.transcribe_call(shared_data / OTHER, "other")  # would move a sampler on, if anything sampled
+    again = engine.transcribe_call(noisy, "n2")
     assert _key(again) == _key(first)
 
 
