@@ -48,6 +48,7 @@ def test_transcribe_json_and_srt_with_a_bad_file_alongside(tmp_path, monkeypatch
     roles = {u["role"] for u in t["utterances"]}
     assert roles == {"agent", "customer"}
     assert all(u["end"] >= u["start"] for u in t["utterances"])
+    assert all(0.0 < u["confidence"] <= 1.0 for u in t["utterances"])  # from the model's log-probabilities
     assert t["metrics"]["agent_talk_s"] > 0 and t["metrics"]["customer_talk_s"] > 0
     srt = (tmp_path / "srt" / "C005.srt").read_text(encoding="utf-8")
     assert srt.startswith("1\n00:00:") and "[agent]" in srt and "[customer]" in srt
