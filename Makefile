@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.voc-installed
 MODELS ?= voc-data/models
 DEMO   := $(BIN)/voc --config demo/voc.yaml
 PYTEST_ARGS ?=
+# make test / test-all spread test files over this many processes (pytest-xdist; a file's tests stay in one process,
+# so module fixtures such as the demo run are built once). 0 runs everything in this process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-asr-ablation bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web bench-throughput scaleout clean-demo
 
@@ -46,15 +50,16 @@ clean-demo:
 
 # Tests come in layers: tests/unit (pure functions), tests/integration (real SQLite/PostgreSQL, real models on
 # short clips, local HTTP servers, CLI over a real store), tests/e2e (the demo through every stage, Airflow's
-# dag.test(), the browser). `make test` skips the tests marked slow; it should stay under 5 minutes on 2 cores.
+# dag.test(), the browser). `make test` skips the tests marked slow; it should stay under 5 minutes on 2 cores
+# (two worker processes, one per core: TEST_WORKERS=2).
 test: setup setup-airflow  ## unit + integration + a four-night demo run through every stage (CI runs this; not slow ones)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-unit: setup  ## the unit layer alone: no database, model or network
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 test-all: setup setup-airflow  ## everything, slow tests included (the 30-night demo run, ...)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check voc tests bench dags

@@ -15,7 +15,7 @@ from rich.console import Console
 __all__ = ["Bars", "emit_json", "err", "fail", "open_store", "out", "parse_date", "read_lines", "settings", "state"]
 
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages name files: never break a path across lines
 out = Console()
 
 
