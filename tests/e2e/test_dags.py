@@ -239,6 +239,7 @@ def test_nightly_dag_test_matches_the_embedded_runner(airflow, tmp_path, monkeyp
     assert sorted(s for s in stages if s.startswith("transcribe")) == ["transcribe[1]", "transcribe[2]", "transcribe[2]"]
 
 
+@pytest.mark.slow  # ~12-30 s: three dag.test() runs; make test-all (reprocess dag.test() stays in make test)
 def test_failed_batch_is_retried_while_the_other_batches_stay_done(airflow, tmp_path, monkeypatch):
     """One mapped batch fails (its ASR model is not in place yet); the others finish; the retry completes it."""
     if not (WHISPER_BASE / "model.bin").is_file():

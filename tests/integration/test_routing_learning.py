@@ -52,6 +52,7 @@ def _add_finding(store, fid: str, texts: list[str], day: dt.date, topic: str | N
     return finding
 
 
+@pytest.mark.slow  # ~15-30 s: retrains the router twice; make test-all (make test keeps the route-sticks and retrain tests)
 def test_thirty_corrections_fix_a_confusion_without_hurting_the_rest(sqlite_store):
     from voc.pipeline.routing import confirm_route, route_router
     from voc.store import routing_examples as rx

@@ -95,6 +95,7 @@ def test_item_claims_are_idempotent_upserts_under_concurrency(pg_schema):
         store.close()
 
 
+@pytest.mark.slow  # ~20 s: two whole runs in two processes; make test-all (the lock test above stays in make test)
 @pytest.mark.postgres
 def test_two_concurrent_runs_of_one_date_on_postgresql(pg_schema, tmp_path):
     """Two real `voc run --date D` processes on one PostgreSQL database: one set of results, no failure."""

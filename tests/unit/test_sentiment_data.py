@@ -41,6 +41,7 @@ def test_shipped_model_accuracy_floor(test_slice):
     assert result["accuracy"] > lexicon["accuracy"]
 
 
+@pytest.mark.slow  # ~14 s: fits the recipe on two shared sets; make test-all
 def test_recipe_generalises_to_an_unseen_domain(shared_data):
     # LODO in miniature (bench/sentiment/lodo.py does it at full size): train on 2,000 waimai + 2,000 shopping
     # texts (not its 酒店 category), test on 1,000 hotel reviews. The shipped recipe (label-balanced LR + lexicon
