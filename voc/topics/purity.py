@@ -10,15 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voc.topics.space import _unit  # one row normaliser for the topic space
+
 # Spherical 2-means: restarts from different seeds; the lowest within-mode spread wins.
 KMEANS_RESTARTS = 4
 KMEANS_ITERATIONS = 25
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    n[n == 0] = 1.0
-    return x / n
 
 
 def own_radius(loo_similarity: np.ndarray, percentile: float, floor: float, ceiling: float) -> float:
