@@ -54,3 +54,19 @@ def test_users_add_refuses_an_unknown_department(tmp_path: Path):
 def test_flags_have_no_bool_metavar_in_help():
     res = _run(["status", "--help"])
     assert res.exit_code == 0 and "<bool>" not in res.output and "print one JSON object" in res.output
+
+
+def test_a_long_stage_without_a_terminal_reports_how_far_it_is(capsys, monkeypatch):
+    """`make demo` into a log: a stage of minutes (transcription) writes plain progress lines, not silence;
+    the progress of --json runs (heartbeat off) stays out of the way."""
+    from voc.cli import common
+
+    monkeypatch.setattr(common, "HEARTBEAT_S", 0.0)
+    with common.Bars(False, heartbeat=True) as bars:
+        for done in range(4):
+            bars("transcribe", done, 3)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" items")[0].split() for line in lines] == [["transcribe", "1/3"], ["transcribe", "2/3"]]
+    with common.Bars(False) as quiet:
+        quiet("transcribe", 1, 3)
+    assert capsys.readouterr().err == ""

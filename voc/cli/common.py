@@ -104,13 +104,17 @@ def parse_date(value: str, option: str) -> dt.date:
         raise fail(f"{option}: '{value}' is not a date (expected YYYY-MM-DD)") from None
 
 
+HEARTBEAT_S = 30.0  # without a terminal, a running stage reports how far it is at most this often
+
+
 class Bars:
     """Rich progress bars, one per stage, fed by the pipeline's progress callback."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, heartbeat: bool = False) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.enabled = enabled
+        self.heartbeat = heartbeat and not enabled
         self.progress = Progress(TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), console=err, transient=False, disable=not enabled)
         self.tasks: dict[str, Any] = {}
@@ -123,9 +127,21 @@ class Bars:
         return self.progress.__exit__(*exc)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.heartbeat:  # a log or a pipe: a plain line now and then, so a long stage is not silent
+            self._heartbeat(stage, done, total)
+            return
         if stage not in self.tasks:
             self.tasks[stage] = self.progress.add_task(stage, total=total)
         self.progress.update(self.tasks[stage], completed=done, total=total)
+
+    def _heartbeat(self, stage: str, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        started, last = self.tasks.setdefault(stage, (now, now))
+        if 0 < done < total and now - last >= HEARTBEAT_S:
+            self.tasks[stage] = (started, now)
+            err.print(f"{stage:<10} {done}/{total} items, {now - started:.0f} s so far", markup=False, highlight=False)
 
 
 def read_lines(file: Path) -> list[str]:

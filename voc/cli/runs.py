@@ -46,7 +46,7 @@ def ingest(
     if not Path(inbox).is_dir():
         raise fail(f"inbox {inbox} does not exist or is not a folder")
     store = open_store(s, create=True)
-    with Bars(not json_out and sys.stderr.isatty()) as bars:
+    with Bars(not json_out and sys.stderr.isatty(), heartbeat=not json_out) as bars:
         result = ingest_inbox(store, s, inbox=Path(inbox), progress=bars)
     if json_out:
         emit_json({k: result[k] for k in ("ingested", "duplicates", "quarantined")})
@@ -88,7 +88,7 @@ def run(
     runs = []
     day = start
     log_lines = not json_out and not sys.stderr.isatty()  # logs and `make demo`: a line per stage as it ends
-    with Bars(not json_out and sys.stderr.isatty()) as bars:
+    with Bars(not json_out and sys.stderr.isatty(), heartbeat=not json_out) as bars:
         while day <= end:
             try:
                 summary = pipeline.run(store, s, day, names, resume=not no_resume, progress=bars,
@@ -169,7 +169,7 @@ def reprocess(
     store = open_store(s, create=True)
     calls = _call_ids(store, call or ())
     try:
-        with Bars(not json_out and sys.stderr.isatty()) as bars:
+        with Bars(not json_out and sys.stderr.isatty(), heartbeat=not json_out) as bars:
             result = pipeline.reprocess(
                 store, s, stage, call_ids=calls,
                 since=parse_date(since, "--since") if since else None,
