@@ -74,7 +74,8 @@ import json, sys
 from voc.config import AsrSettings
 from voc.transcribe import AsrEngine
 engine = AsrEngine(AsrSettings(device="cpu", cpu_threads=1, model=sys.argv[1]), "unused")
-engine.transcribe_call(sys.argv[2], "other")
+if sys.argv[2] != "-":
+    engine.transcribe_call(sys.argv[2], "other")
 t = engine.transcribe_call(sys.argv[3], "n")
 print(json.dumps([[u.start, u.end, u.text] for u in t.utterances], ensure_ascii=False))
 """
@@ -82,9 +83,15 @@ print(json.dumps([[u.start, u.end, u.text] for u in t.utterances], ensure_ascii=
 
 @pytest.mark.slow
 def test_same_transcript_in_another_process_after_other_work(engine, noisy, shared_data):
-    here = engine.transcribe_call(noisy, "n")
+    # Both sides in fresh processes with the same environment: a resumed run has the same settings, thread
+    # counts included (the VAD's float sums, hence the last word's end, can differ with another thread count).
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", _SCRIPT, engine.model_path, str(shared_data / OTHER), str(noisy)],
-                         capture_output=True, text=True, env=env, timeout=300, check=True)
-    there = [tuple(row) for row in json.loads(out.stdout.strip().splitlines()[-1])]
-    assert there == _key(here)
+
+    def transcribe_after(other: str) -> list[tuple[float, float, str]]:
+        out = subprocess.run([sys.executable, "-c", _SCRIPT, engine.model_path, other, str(noisy)],
+                             capture_output=True, text=True, env=env, timeout=300, check=True)
+        return [tuple(row) for row in json.loads(out.stdout.strip().splitlines()[-1])]
+
+    fresh = transcribe_after("-")
+    assert fresh, "the noisy clip should still give some text"
+    assert transcribe_after(str(shared_data / OTHER)) == fresh
