@@ -65,8 +65,12 @@ def test_a_long_stage_without_a_terminal_reports_how_far_it_is(capsys, monkeypat
     with common.Bars(False, heartbeat=True) as bars:
         for done in range(4):
             bars("transcribe", done, 3)
+        for done in range(3):  # the next night of a range: the stage's clock starts again
+            bars("transcribe", done, 2)
     lines = capsys.readouterr().err.splitlines()
-    assert [line.split(" items")[0].split() for line in lines] == [["transcribe", "1/3"], ["transcribe", "2/3"]]
+    assert [line.split(" items")[0].split() for line in lines] == [
+        ["transcribe", "1/3"], ["transcribe", "2/3"], ["transcribe", "1/2"]]
+    assert lines[-1].endswith(" 0 s so far")
     with common.Bars(False) as quiet:
         quiet("transcribe", 1, 3)
     assert capsys.readouterr().err == ""

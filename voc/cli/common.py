@@ -138,9 +138,14 @@ class Bars:
         import time
 
         now = time.monotonic()
-        started, last = self.tasks.setdefault(stage, (now, now))
-        if 0 < done < total and now - last >= HEARTBEAT_S:
-            self.tasks[stage] = (started, now)
+        started, last, before = self.tasks.get(stage, (now, now, -1))
+        if done < before:  # the same stage again (the next night of a range): its clock starts anew
+            started, last = now, now
+        self.tasks[stage] = (started, last, done)
+        if done >= total:
+            del self.tasks[stage]
+        elif done > 0 and now - last >= HEARTBEAT_S:
+            self.tasks[stage] = (started, now, done)
             err.print(f"{stage:<10} {done}/{total} items, {now - started:.0f} s so far", markup=False, highlight=False)
 
 
