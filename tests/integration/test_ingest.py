@@ -91,6 +91,13 @@ def test_ingest_quarantines_each_bad_input_with_its_reason(bad_inbox, tmp_path):
 
     again = json.loads(_invoke(["ingest", str(bad_inbox), "--json"], env).stdout)
     assert again["ingested"] == 0 and again["duplicates"] == 7
+    # the added "files" field: read + unchanged covers every text file (files written seconds ago are always read
+    # again, see test_ingest_manifest.py for the skipping itself); --rescan reads them all
+    assert out["files"]["unchanged"] == 0 and out["files"]["read"] >= 1
+    assert again["files"]["read"] + again["files"]["unchanged"] == out["files"]["read"]
+    forced = json.loads(_invoke(["ingest", str(bad_inbox), "--json", "--rescan"], env).stdout)
+    assert forced["files"] == {"read": out["files"]["read"], "unchanged": 0}
+    assert forced["ingested"] == 0 and forced["duplicates"] == 7
 
 
 def test_ingested_text_is_redacted_and_metadata_kept(bad_inbox, tmp_path):

@@ -37,8 +37,12 @@ def init(
 def ingest(
     path: Annotated[Path | None, typer.Argument(help="inbox folder (default: settings.inbox)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    rescan: Annotated[bool, typer.Option("--rescan", help="read every text file again, even those unchanged since "
+                                         "the last scan (duplicates are still skipped)")] = False,
 ) -> None:
-    """Ingest an inbox: new calls and texts are added, bad files quarantined with a reason."""
+    """Ingest an inbox: new calls and texts are added, bad files quarantined with a reason.
+
+    Text files read before with the same settings and unchanged since (size, time, content hash) are skipped."""
     from voc.pipeline import ingest_inbox
 
     s = settings()
@@ -47,12 +51,14 @@ def ingest(
         raise fail(f"inbox {inbox} does not exist or is not a folder")
     store = open_store(s, create=True)
     with Bars(not json_out and sys.stderr.isatty(), heartbeat=not json_out) as bars:
-        result = ingest_inbox(store, s, inbox=Path(inbox), progress=bars)
+        result = ingest_inbox(store, s, inbox=Path(inbox), progress=bars, rescan=rescan)
     if json_out:
-        emit_json({k: result[k] for k in ("ingested", "duplicates", "quarantined")})
+        emit_json({k: result[k] for k in ("ingested", "duplicates", "quarantined", "files")})
     else:
+        files = result["files"]
         out.print(f"ingested {result['ingested']}, duplicates {result['duplicates']}, "
-                  f"quarantined {len(result['quarantined'])}")
+                  f"quarantined {len(result['quarantined'])}; text files read {files['read']}, "
+                  f"unchanged {files['unchanged']}")
         for note in result["notes"]:
             out.print(f"  note: {note}")
         for q in result["quarantined"]:
