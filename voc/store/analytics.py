@@ -24,7 +24,6 @@ from voc.store.schema import (
     TopicAssignmentRow,
     TopicRow,
     TopicVersionRow,
-    utcnow,
 )
 
 REGISTRY_SNAPSHOT = "_registry"  # topic_versions rows holding the whole registry after a run date
@@ -291,24 +290,11 @@ class AnalyticsStore:
         return sorted(out, key=lambda r: order.get(r.finding_id, 0))
 
     def confirm_route(self, finding_id: str, department: str, by: str | None = None) -> Route:
-        """A person confirms (or corrects) a finding's department; its topic remembers it for later nights."""
-        with self.db.session() as s:
-            finding = s.get(FindingRow, finding_id)
-            if finding is None:
-                raise KeyError(f"unknown finding {finding_id}")
-            row = s.get(RouteRow, finding_id)
-            reason = f"confirmed by {by or 'a reviewer'}"
-            if row is None:
-                row = RouteRow(finding_id=finding_id, department=department, confidence=1.0, reason=reason, confirmed=True)
-                s.add(row)
-            else:
-                if row.department != department:
-                    reason = f"corrected from {row.department} by {by or 'a reviewer'}"
-                row.department, row.confidence, row.reason, row.confirmed = department, 1.0, reason, True
-            if finding.topic_id:
-                s.merge(RouteMemoryRow(topic_id=finding.topic_id, department=department, confirmed_by=by,
-                                       confirmed_at=utcnow()))
-            return Route(finding_id, department, 1.0, reason)
+        """A person confirms (or corrects) a finding's department; its topic remembers it for later nights
+        (:func:`voc.store.routing_examples.confirm_route` without a note or examples)."""
+        from voc.store.routing_examples import confirm_route
+
+        return confirm_route(self, finding_id, department, by)[0]
 
     def route_memory(self) -> dict[str, dict[str, int]]:
         """Confirmed topic -> department routes, in :class:`voc.routing.RouteMemory` form."""

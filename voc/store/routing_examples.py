@@ -137,7 +137,7 @@ def confirm_route(store: Store, finding_id: str, department: str, by: str | None
     confidence 1; reason "confirmed by X" or "corrected from D by X", then ``: note`` when given), the topic
     remembered for later nights (route memory), and ``examples`` stored as labelled examples with the source
     ``confirm`` or ``correction`` (a department other than the routed one). Returns (route, source, examples added);
-    raises KeyError for an unknown finding. (Store.confirm_route is the same write without note and examples.)"""
+    raises KeyError for an unknown finding. Store.confirm_route calls this without note and examples."""
     with store.db.session() as s:
         finding = s.get(FindingRow, finding_id)
         if finding is None:

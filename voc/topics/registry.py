@@ -27,15 +27,14 @@ from voc.topics.clustering import (
     representative_texts,
     topic_label,
 )
-from voc.topics.splitting import radius_for, split_modes
 from voc.topics.space import (
     CALIBRATION_NIGHTS,
     _doc_vectors,
     _loo_similarity,
     _null_threshold,
-    _percentile,
     _Space,
 )
+from voc.topics.splitting import radius_for, split_modes
 
 log = logging.getLogger(__name__)
 
