@@ -80,8 +80,9 @@ class SentimentSettings(_Section):
 
 
 class TopicSettings(_Section):
-    embedder: Literal["auto", "e5", "tfidf", "sentence-transformers"] = "auto"
+    embedder: Literal["auto", "e5", "e5-static", "tfidf", "sentence-transformers"] = "auto"
     st_model: str | None = Field(None, description="sentence-transformers model name or local path (production: a Chinese model)")
+    static_table: Path | None = Field(None, description="the e5-static embedder's word table (npz); None = voc-data/models/e5-static/e5-static.npz (build: voc models distill)")
     reduce_dim: int = Field(10, ge=0, description="PCA/UMAP target dimensions before HDBSCAN; 0 = none")
     min_cluster_size: int = Field(8, ge=2)
     min_samples: int | None = Field(2, description="HDBSCAN min_samples (None = min_cluster_size)")
@@ -123,7 +124,7 @@ class RoutingSettings(_Section):
     tier_weights: dict[str, float] = Field(default_factory=lambda: {"vip": 5.0, "gold": 2.0, "normal": 1.0})
     value_scale: float = Field(1000.0, gt=0, description="CLV that multiplies a customer's tier weight by 1.69 (log scale)")
     qa_pattern_min_calls: int = Field(2, ge=1, description="a QA rule failed by this many of a day's calls becomes a finding (forbidden phrases: 1)")
-    embedder: Literal["e5", "sentence-transformers", "none"] = Field(
+    embedder: Literal["e5", "e5-static", "sentence-transformers", "none"] = Field(
         "e5", description="sentence vectors of the routing classifier (none = character n-grams only); sentence-transformers uses topics.st_model")
     service_types_file: Path | None = Field(None, description="service types and their examples (YAML); default: the shipped file")
     topic_switch_margin: float = Field(0.2, ge=0, le=1, description="a topic's route moves to another department only when that department's share of the members' probability leads the standing one by this much")

@@ -16,7 +16,8 @@ __all__ = ["config_app", "models_app"]
 
 
 config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
-models_app = typer.Typer(help="Speech models: assemble the default, list what is installed.", no_args_is_help=True)
+models_app = typer.Typer(help="Models: assemble the default speech model, list what is installed, distil the "
+                                "e5-static word table.", no_args_is_help=True)
 
 
 @config_app.command("show")
@@ -78,3 +79,29 @@ def models_list(
         out.print("no models installed; run: voc models fetch")
     for r in rows:
         out.print(" ".join(f"{k}={v}" for k, v in r.items()))
+
+
+@models_app.command("distill")
+def models_distill(
+    vocab_size: Annotated[int, typer.Option("--vocab-size", min=1000, help="top jieba words by frequency")] = 50_000,
+    dim: Annotated[int, typer.Option("--dim", min=16, max=384, help="PCA dimensions of the table")] = 256,
+    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="default: settings.models_dir")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Distil the e5-static embedder's word table from the bundled e5 model (once; minutes on 2 cores)."""
+    import time
+
+    from voc.cli.common import Bars
+    from voc.pipeline.adhoc import distill_static
+
+    s = settings()
+    if models_dir is not None:
+        s = s.model_copy(update={"models_dir": models_dir})
+    t0 = time.perf_counter()
+    with Bars(not json_out and sys.stderr.isatty()) as bars:
+        path = distill_static(s, vocab_size=vocab_size, dim=dim, progress=lambda d, t: bars("distill", d, t))
+    row = {"path": str(path), "vocab_size": vocab_size, "dim": dim, "seconds": round(time.perf_counter() - t0, 1)}
+    if json_out:
+        emit_json(row)
+        return
+    out.print(f"e5-static table ready at {path} ({row['seconds']} s); use it with topics.embedder: e5-static")

@@ -18,7 +18,9 @@ from voc.qa import score_call as score_qa
 from voc.routing import DepartmentConfigError, build_router, load_departments, route_texts
 from voc.sentiment import escalation_words_in, get_scorer, label_for
 from voc.sentiment import predict as predict_sentiment
+from voc.sentiment.e5 import batched_vectors as sentiment_vectors
 from voc.text import normalize, redact, redact_lines, segment
+from voc.text.segment import domain_vocabulary
 from voc.transcribe import AudioError, ModelError, get_engine, role_swap_warning, transcript_to_json
 from voc.transcribe.jsonio import TranscriptFormatError, transcript_from_json
 from voc.transcribe.models import fetch_default_model, list_models
@@ -32,6 +34,7 @@ __all__ = [
     "TranscriptFormatError",
     "build_router",
     "decode_table_bytes",
+    "distill_static",
     "escalation_words_in",
     "fetch_default_model",
     "fit_topics",
@@ -48,6 +51,7 @@ __all__ = [
     "route_texts",
     "score_qa",
     "segment",
+    "sentiment_vectors",
     "transcript_from_json",
     "transcript_to_json",
 ]
@@ -74,3 +78,14 @@ def fit_topics(settings: Settings, texts: Sequence[str], day: dt.date) -> Any:
     vectors = embed_with_cache(embedder, [d[:limit] if limit else d for d in docs], None)
     return fit_once([f"L{i:07d}" for i in todo], docs, vectors, settings.topics, day, seed=settings.seed,
                     embedder_name=embedder.name)
+
+
+def distill_static(settings: Settings, vocab_size: int = 50_000, dim: int = 256,
+                   progress: Any = None) -> Any:
+    """Build the e5-static word table (``voc models distill``): the top ``vocab_size`` jieba words, common
+    characters and the domain dictionary (shipped, ``text.user_dict``, ``text.domain_terms``) through e5 once."""
+    from voc.semantic.static import TABLE_DIR, build_static, default_vocab
+
+    vocab = default_vocab(size=vocab_size, domain_words=domain_vocabulary(settings.text))
+    target = settings.topics.static_table or settings.models_dir / TABLE_DIR
+    return build_static(vocab, target, dim=dim, progress=progress)

