@@ -51,3 +51,65 @@ def test_e5_stack_backend_from_settings():
     assert scorer.name == "hashlr+lex+e5+cs"
     pos, neg, empty, sarcastic = scorer.score(["质量很好，非常满意", "太差了，再也不会买了", "", "呵呵，真是太快了，等了一个星期"])
     assert pos > 0.35 and neg < -0.35 and empty == 0.0 and sarcastic < -0.35
+
+
+def test_given_vectors_are_read_instead_of_embedding(tmp_path):
+    head = E5StackHead(coef=np.ones(384, dtype=np.float32), intercept=0.0, stack=(0.0, 1.0, 0.0), max_chars=512,
+                       text_form="cut")
+    assert E5StackHead.load(head.save(tmp_path / "cut.npz")).text_form == "cut"
+    assert head.e5_input("  好评 \n") == "好评" and head.e5_input("长" * 600) == "长" * 512
+    asked: list[list[str]] = []
+
+    def vectors(inputs):
+        asked.append(list(inputs))
+        return np.array([[1.0] * 384 if "好" in t else [-1.0] * 384 for t in inputs], dtype=np.float32)
+
+    scorer = E5StackScorer(LinearSentimentModel.load(SHIPPED_MODEL), head, vectors)
+    good, bad = scorer.score([" 很好 ", "差"])
+    assert good > 0 > bad and asked == [["很好", "差"]]
+    with pytest.raises(ValueError, match="text_form"):
+        E5StackHead(coef=np.ones(384, dtype=np.float32), intercept=0.0, stack=(0.0, 1.0, 0.0), text_form="whole")
+
+
+def test_get_scorer_passes_vectors_only_to_e5_backends():
+    calls = []
+
+    def vectors(inputs):
+        calls.append(len(inputs))
+        return np.zeros((len(inputs), 384), dtype=np.float32)
+
+    plain = get_scorer(SentimentSettings(backend="model"), vectors=vectors)
+    assert plain is get_scorer(SentimentSettings(backend="model"))
+    if SHIPPED_HEAD.is_file():
+        scorer = get_scorer(SentimentSettings(backend="e5-stack"), vectors=vectors)
+        assert scorer.name == get_scorer(SentimentSettings(backend="e5-stack")).name
+        scorer.score(["质量很好，非常满意", "好的"])  # the procedural turn never reaches the model
+        assert calls == [1]
+
+
+@pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped e5 stack head")
+def test_sentiment_stage_reads_and_fills_the_store_vector_cache(store, tmp_path):
+    import datetime as dt
+
+    from voc.config import load_settings
+    from voc.pipeline import sentiment
+    from voc.records import Channel, Interaction
+    from voc.sentiment.e5 import e5_embedder
+
+    day = dt.date(2026, 11, 20)
+    texts = ["快递太慢了，等了一个星期", "质量很好，非常满意", "好的"]
+    store.add_interactions([(Interaction(id=f"chat-{i}", channel=Channel.CHAT, business_date=day, content_hash=str(i),
+                                         external_id=f"T{i}", text=t), "text") for i, t in enumerate(texts)])
+    settings = load_settings(environ={"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+                                      "VOC_SENTIMENT__BACKEND": "e5-stack"})
+    head = E5StackHead.load(SHIPPED_HEAD)
+    # another stage (topics, the embed stage) already embedded the first text under the same key
+    store.put_embeddings(e5_embedder().name, [head.e5_input(texts[0])], e5_embedder().embed([head.e5_input(texts[0])]))
+    res = sentiment.run(store, settings, day)
+    assert res.processed == 3 and res.details["e5_vectors"] == 2 and res.details["e5_embedded"] == 1
+    assert set(store.cached_embeddings(e5_embedder().name, [head.e5_input(t) for t in texts[:2]])) == \
+        {head.e5_input(t) for t in texts[:2]}
+    scores = {i: store.sentiment_scores(f"chat-{i}")[0].score for i in range(3)}
+    assert scores[0] < -0.35 < 0.35 < scores[1] and scores[2] == 0.0
+    store.reset(["sentiment"], ["chat-0", "chat-1"])
+    assert sentiment.run(store, settings, dt.date(2026, 11, 20)).details["e5_embedded"] == 0

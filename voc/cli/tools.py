@@ -80,19 +80,29 @@ def sentiment(
     (empty lines: neu, 0, confidence 0.5, reason "empty"); confidence is the calibrated probability that the
     polarity is right, reason "model" or the customer-service rule that set the score.
     """
-    from voc.pipeline.adhoc import escalation_words_in, get_scorer, label_for, predict_sentiment
+    from voc.cli.common import Bars
+    from voc.pipeline.adhoc import (
+        escalation_words_in,
+        get_scorer,
+        label_for,
+        predict_sentiment,
+        sentiment_vectors,
+    )
 
     s = settings()
     if (text is None) == (file is None):
         raise fail("give TEXT or --file F (not both)")
     lines = [text] if text is not None else read_lines(file)
-    try:
-        scorer = get_scorer(s.sentiment)
-    except (OSError, ValueError, ImportError) as exc:
-        raise fail(f"sentiment scorer: {exc}") from None
     todo = [i for i, line in enumerate(lines) if line.strip()]
     scores, sure, reasons = [0.0] * len(lines), [0.5] * len(lines), ["empty"] * len(lines)
-    for i, pred in zip(todo, predict_sentiment(scorer, [lines[i] for i in todo]) if todo else [], strict=True):
+    # an e5-based scorer embeds the lines here, in batches, with a progress bar on a terminal (stderr)
+    with Bars(enabled=file is not None and err.is_terminal) as bars:
+        try:
+            scorer = get_scorer(s.sentiment, vectors=sentiment_vectors(lambda done, total: bars("e5", done, total)))
+        except (OSError, ValueError, ImportError) as exc:
+            raise fail(f"sentiment scorer: {exc}") from None
+        preds = predict_sentiment(scorer, [lines[i] for i in todo]) if todo else []
+    for i, pred in zip(todo, preds, strict=True):
         scores[i] = round(max(-1.0, min(1.0, float(pred.score))), 4)
         sure[i], reasons[i] = round(float(pred.confidence), 4), pred.reason
     labels = [SHORT_LABELS[label_for(v, s.sentiment.negative_threshold, s.sentiment.positive_threshold)] for v in scores]

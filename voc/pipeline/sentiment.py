@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from voc.config import Settings
 from voc.pipeline.runner import ProgressFn, per_item_batched, select_items, stage, timed
@@ -25,6 +27,12 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     calls = [i for i in items if i.channel.value == "call"]
     utts = store.utterances_for([i.id for i in calls])
     texts = [(i.id, i.text or "") for i in items if i.channel.value != "call"]
+    from voc.sentiment import customer_turns
+
+    vectors, e5_info = shared_vectors(store, scorer, [t for _, t in texts] +
+                                      [u.text for i in calls for u in customer_turns(utts.get(i.id) or [])], progress)
+    if vectors is not None:
+        scorer = get_scorer(settings.sentiment, vectors=vectors)
     # text channels are scored in one batch; each result is then stored per item
     text_scores = {iid: r for (iid, _t), r in zip(texts, score_texts(texts, scorer, settings.sentiment), strict=True)}
     silent = 0
@@ -45,9 +53,46 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
         store.write_sentiments("sentiment", [(item.id, scores, call) for item, (scores, call) in results], failed)
 
     done, failed, errors = per_item_batched(store, "sentiment", items, work, write, progress)
-    details: dict[str, Any] = {"scorer": scorer.name, "calls_without_speech": silent}
+    details: dict[str, Any] = {"scorer": scorer.name, "calls_without_speech": silent, **e5_info}
     return timed("sentiment", run_date, t0, processed=done, failed=failed, skipped=silent, errors=tuple(errors),
                  details=details)
+
+
+def shared_vectors(store: Store, scorer: Any, texts: Sequence[str], progress: ProgressFn | None = None,
+                   chunk: int = 256) -> tuple[Callable[[Sequence[str]], np.ndarray] | None, dict[str, int]]:
+    """e5 vectors for an e5-based scorer through the store's embedding cache (None for other scorers).
+
+    The texts' e5 inputs (the head's text form: the first 512 characters, the same string ``embed_texts`` keys
+    for topics and routing) are looked up in one pass; those no stage has embedded yet are embedded in chunks
+    (progress as stage 'sentiment e5') and written to the cache, so later stages and reruns reuse them. Procedural
+    turns ("好的", "嗯") are skipped: the customer-service rules score them without the model.
+    """
+    from voc.pipeline.topics import embed_texts
+    from voc.sentiment import is_procedural
+    from voc.sentiment.e5 import e5_embedder, e5_stack_of
+
+    stack = e5_stack_of(scorer)
+    if stack is None:
+        return None, {}
+    inputs = sorted(set(stack.e5_inputs([t for t in texts if not is_procedural(t)])))
+    embedder = e5_embedder()
+    known: dict[str, np.ndarray] = {}
+    embedded = 0
+    for k in range(0, len(inputs), chunk):
+        part = inputs[k : k + chunk]
+        rows, new = embed_texts(store, embedder, part)
+        known.update(zip(part, rows, strict=True))
+        embedded += new
+        if progress and len(inputs) > chunk:
+            progress("sentiment e5", min(k + chunk, len(inputs)), len(inputs))
+
+    def vectors(batch: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(batch) if t not in known]
+        if missing:  # a text the prefetch did not see (not expected): through the cache all the same
+            known.update(zip(missing, embed_texts(store, embedder, missing)[0], strict=True))
+        return np.stack([known[t] for t in batch]) if len(batch) else np.zeros((0, embedder.dim), dtype=np.float32)
+
+    return vectors, {"e5_vectors": len(inputs), "e5_embedded": embedded}
 
 
 def overview(store: Store, settings: Settings) -> dict[str, Any]:

