@@ -6,7 +6,8 @@ view (``customers``), and ``watch`` is the near-real-time loop. The CLI, the web
 names listed here.
 """
 
-from voc.pipeline import ingest as _ingest  # noqa: F401  (each stage module registers itself in STAGES)
+from voc.pipeline import embed as _embed  # noqa: F401  (each stage module registers itself in STAGES)
+from voc.pipeline import ingest as _ingest  # noqa: F401
 from voc.pipeline import qa as _qa  # noqa: F401
 from voc.pipeline import report as _report  # noqa: F401
 from voc.pipeline import routing as _routing  # noqa: F401
@@ -15,6 +16,8 @@ from voc.pipeline import text as _text  # noqa: F401
 from voc.pipeline import topics as _topics  # noqa: F401
 from voc.pipeline import transcribe as _transcribe  # noqa: F401
 from voc.pipeline.customers import at_risk_customers, build_customer_report, customer_timeline, topic_outreach
+from voc.pipeline.embed import batches_for as embed_batches_for
+from voc.pipeline.embed import job_texts
 from voc.pipeline.ingest import ingest_inbox
 from voc.pipeline.report import digest_data
 from voc.pipeline.runner import (
@@ -59,9 +62,11 @@ __all__ = [
     "complaint_docs",
     "customer_timeline",
     "digest_data",
+    "embed_batches_for",
     "embed_texts",
     "end_run",
     "ingest_inbox",
+    "job_texts",
     "open_store",
     "plan_batches",
     "reprocess",

@@ -139,7 +139,7 @@ class StepVectors:
             found.update(self.store.cached_embeddings(self.name, todo))
             todo = [t for t in todo if t not in found]
         if todo:
-            vecs = np.asarray(self._embedder().embed(todo), dtype=np.float32)
+            vecs = np.asarray(self.embedder().embed(todo), dtype=np.float32)
             self.embedded += len(todo)
             if self.store is not None:
                 self.store.put_embeddings(self.name, todo, vecs)
@@ -153,15 +153,15 @@ class StepVectors:
     def prefetch(self, calls: Any) -> int:
         """Vectors for every sentence the agents of ``calls`` (lists of utterances) said, in one batch: each distinct
         sentence is embedded once for the whole run, not once per call. Returns how many sentences were asked for."""
-        from voc.qa.steps import sentences
-        from voc.records import Role
+        from voc.pipeline.embed import agent_sentences
 
-        texts = sorted({s for utts in calls for u in utts if u.role != Role.CUSTOMER for s in sentences(u.text)})
+        texts = sorted({s for utts in calls for s in agent_sentences(utts)})
         if texts:
             self(texts)
         return len(texts)
 
-    def _embedder(self) -> Any:
+    def embedder(self) -> Any:
+        """The embedder of the shipped vectors (loaded on first use; the embed stage computes with it too)."""
         from voc.semantic import load_embedder
 
         embedder = load_embedder(STEP_EMBEDDER)

@@ -23,7 +23,7 @@ from voc.store import Store
 logger = logging.getLogger(__name__)
 
 __all__ = ["MAX_REASON", "RouteReasonError", "confirm_route", "contact_texts", "import_route_memory", "reference_mean",
-           "retrain", "route_router", "routing_embed", "routing_model", "run"]
+           "retrain", "route_router", "routing_embed", "routing_embedder", "routing_model", "run"]
 
 MODEL_NAMES = ("departments", "service_types")
 CONFIRM_MAX_TEXTS = 30  # member texts a confirmation teaches (a topic's members say much the same)
@@ -43,17 +43,31 @@ def _member_facts(f: Finding, members: Sequence[Interaction]) -> dict[str, Any]:
 
 
 def contact_texts(store: Store, items: Sequence[Interaction]) -> dict[str, str]:
-    """What each contact is about (a call's customer side, a text's body), stripped: the text the topics stage
-    embeds, so routing and repeat matching find its vectors in the store's cache."""
+    """What each contact is about (a call's customer side, a text's body), stripped: for a complaint the text the
+    topics stage embeds, so routing and repeat matching find its vectors in the store's cache (the embed stage puts
+    them there first: ``job_texts("routing", ...)``)."""
     from voc.routing import contact_text
 
     utts = store.utterances_for([i.id for i in items if i.channel.value == "call"])
     return {i.id: contact_text(i, utts.get(i.id, ())).strip() for i in items}
 
 
+def routing_embedder(settings: Settings) -> Any:
+    """The configured routing embedder (loaded once per process), or None for ``routing.embedder: none``."""
+    from voc.semantic import load_embedder
+
+    kind = settings.routing.embedder
+    if kind == "none":
+        return None
+    model = {"sentence-transformers": settings.topics.st_model,
+             "e5-static": getattr(settings.topics, "static_table", None)}.get(kind)
+    return load_embedder(kind, str(model) if model else None, settings.seed)
+
+
 def routing_embed(store: Store | None, settings: Settings, write: bool = True) -> tuple[Any, str]:
     """The routing embedder as ``embed(texts)``: shipped example vectors first, then the store's cache (when given;
-    new vectors are added to it only when ``write``)."""
+    new vectors are added to it only when ``write``). Texts are looked up as :func:`voc.pipeline.embed.embed_key`
+    cuts them, the keys the embed stage and the topics stage use (same vectors: e5 reads no further)."""
     import numpy as np
 
     from voc.routing import SeededEmbed, default_embed
@@ -63,20 +77,23 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
         return None, ""
     if store is None:
         return default_embed(kind, settings.topics.st_model, settings.seed)
+    from voc.pipeline.embed import embed_key
     from voc.pipeline.topics import embed_texts
-    from voc.semantic import load_embedder
 
-    embedder = load_embedder(kind, settings.topics.st_model if kind == "sentence-transformers" else None, settings.seed)
+    embedder = routing_embedder(settings)
 
     def read_only(texts: Sequence[str]) -> Any:
-        cached = store.cached_embeddings(embedder.name, texts)
-        missing = sorted({t for t in texts if t not in cached})
+        keys = [embed_key(t, settings) for t in texts]
+        cached = store.cached_embeddings(embedder.name, keys)
+        missing = sorted({t for t in keys if t not in cached})
         if missing:
             cached.update(zip(missing, np.asarray(embedder.embed(missing), dtype=np.float32), strict=True))
-        return np.stack([cached[t] for t in texts]) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.stack([cached[t] for t in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
 
-    embed = (lambda texts: embed_texts(store, embedder, texts)[0]) if write else read_only
-    return SeededEmbed(embed, embedder.name), embedder.name
+    def writing(texts: Sequence[str]) -> Any:
+        return embed_texts(store, embedder, [embed_key(t, settings) for t in texts])[0]
+
+    return SeededEmbed(writing if write else read_only, embedder.name), embedder.name
 
 
 @functools.lru_cache(maxsize=4)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
-DEFAULT_ORDER = ("ingest", "transcribe", "text", "sentiment", "qa", "topics", "routing", "report")
+DEFAULT_ORDER = ("ingest", "transcribe", "text", "embed", "sentiment", "qa", "topics", "routing", "report")
 
 
 class StageFn(Protocol):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from voc.config import Settings
+from voc.pipeline.embed import embed_key
 from voc.pipeline.runner import ProgressFn, noop_progress, stage, timed
 from voc.records import Interaction, StageResult
 from voc.semantic import Embedder
@@ -172,7 +173,7 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     if docs:
         texts = [t for _i, t in docs]
         embedder = topic_embedder(settings, texts)
-        matrix, new_vectors = embed_texts(store, embedder, texts, settings.limits.embed_max_chars)
+        matrix, new_vectors = embed_texts(store, embedder, [embed_key(t, settings) for t in texts])
         vectors = list(matrix)
     topic_docs = [TopicDoc(i.id, text, i.business_date, vec) for (i, text), vec in zip(docs, vectors, strict=True)]
     dates = {i.id: i.business_date for i, _t in docs}

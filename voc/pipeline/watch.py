@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from voc.config import Settings
+from voc.pipeline.embed import embed_key
 from voc.pipeline.ingest import ingest_inbox
 from voc.pipeline.runner import STAGES
 from voc.pipeline.topics import Doc, complaint_docs, embed_texts
@@ -147,7 +148,7 @@ def _embed(store: Store, settings: Settings, registry: Any, texts: Sequence[str]
         _warn(state, "embedder", f"the topic registry was built with {registry.embedder}, not {embedder.name}: "
               "arriving texts are not assigned (set topics.embedder back)")
         return None
-    return embed_texts(store, embedder, texts, settings.limits.embed_max_chars)[0]
+    return embed_texts(store, embedder, [embed_key(t, settings) for t in texts])[0]
 
 
 def _day_tokens(store: Store, settings: Settings, day: dt.date, state: WatchState) -> None:

@@ -62,6 +62,15 @@ class AnalyticsStore:
                     out[keys[row.key]] = np.frombuffer(row.vector, dtype="<f4").copy()
         return out
 
+    def cached_texts(self, model: str, texts: Sequence[str]) -> set[str]:
+        """Which of ``texts`` have a vector of ``model`` cached (reads keys only, no vectors)."""
+        keys = {embedding_key(model, t): t for t in texts}
+        out: set[str] = set()
+        with self.db.session() as s:
+            for chunk in _chunks(list(keys)):
+                out.update(keys[k] for k in s.scalars(select(EmbeddingRow.key).where(EmbeddingRow.key.in_(list(chunk)))))
+        return out
+
     def put_embeddings(self, model: str, texts: Sequence[str], vectors: np.ndarray) -> int:
         """Add vectors for texts not cached yet; returns how many rows were added."""
         have = self.cached_embeddings(model, texts)

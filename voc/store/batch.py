@@ -1,6 +1,6 @@
 """Batched stage writes: many items' results and their item-status marks in one transaction.
 
-The per-item stages (text, sentiment) compute a batch of results and hand them here; each call below is one
+The per-item stages (text, sentiment, embed) compute a batch of results and hand them here; each call below is one
 transaction holding every row the batch writes *and* the ``item_status`` marks of its items (done and failed), so
 a killed process leaves each batch either wholly recorded or not at all (the next run redoes it), and one
 multi-row statement (``executemany``) replaces a session and a commit per record.
@@ -8,15 +8,24 @@ multi-row statement (``executemany``) replaces a session and a commit per record
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from voc.records import CallSentiment, SentimentScore
 from voc.store.db import Database
-from voc.store.schema import CallSentimentRow, InteractionRow, ItemStatus, SentimentRow, UtteranceRow, utcnow
+from voc.store.schema import (
+    CallSentimentRow,
+    EmbeddingRow,
+    InteractionRow,
+    ItemStatus,
+    SentimentRow,
+    UtteranceRow,
+    utcnow,
+)
 
 Failed = tuple[str, str]  # (interaction id, reason)
 SentimentWrite = tuple[str, Sequence[SentimentScore], CallSentiment | None]
@@ -54,6 +63,29 @@ class BatchWrites:
     def mark_many(self, stage: str, done: Sequence[str] = (), failed: Sequence[Failed] = ()) -> None:
         """Record many items' outcomes for ``stage`` in one transaction."""
         with self.db.session() as s:
+            self._mark_many(s, stage, done, failed)
+
+    def write_embeddings(self, stage: str, vectors: Mapping[str, tuple[Sequence[str], np.ndarray]],
+                         done: Sequence[str], failed: Sequence[Failed] = ()) -> None:
+        """The embed stage's batch: per embedder name ``(texts, vectors)`` added to the vector cache (a text cached
+        already, by another writer too, is left as it is) and the status of every item, in one transaction."""
+        from voc.store.analytics import embedding_key
+
+        rows = []
+        for model, (texts, vecs) in vectors.items():
+            seen: set[str] = set()
+            for text, vec in zip(texts, vecs, strict=True):
+                if text in seen:
+                    continue
+                seen.add(text)
+                v = np.asarray(vec, dtype="<f4")
+                rows.append({"key": embedding_key(model, text), "model": model, "dim": int(v.shape[0]),
+                             "vector": v.tobytes()})
+        with self.db.session() as s:
+            if rows:
+                stmt = self.db.insert(EmbeddingRow).on_conflict_do_nothing(index_elements=["key"])
+                for k in range(0, len(rows), 500):
+                    s.execute(stmt, rows[k : k + 500])
             self._mark_many(s, stage, done, failed)
 
     def write_texts(self, stage: str, texts: Sequence[tuple[str, str, list[str]]],

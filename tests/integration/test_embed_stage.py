@@ -1,0 +1,157 @@
+"""The embed stage (issue 22): each text's vector is computed once, before the jobs that use it, in batches, into the
+store's cache; afterwards QA (step model), topics, routing and repeat linking embed nothing new.
+
+A counting stand-in replaces the e5 backend (same name, deterministic vectors), so the test measures embedder calls
+and runs in seconds; which text each job embeds is the code under test, not the vectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import numpy as np
+import pytest
+
+from tests.helpers import write_calls_csv, write_jsonl, write_transcript
+from voc import pipeline
+from voc.config import load_settings
+from voc.store import Store
+
+DAY = dt.date(2026, 11, 20)
+NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+E5_NAME = "e5-small-q4:original:query"
+LONG = "冰箱不制冷，里面的东西都坏了，" * 50  # 750 characters: embedded by its first 512 (limits.embed_max_chars)
+
+
+class CountingEmbedder:
+    name = E5_NAME
+    dim = 384
+    fitted = True
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts += list(texts)
+        rows = [np.frombuffer(hashlib.sha256(t[:512].encode()).digest() * 48, dtype=np.uint8)[:384].astype(np.float32)
+                - 127.5 for t in texts]
+        out = np.asarray(rows, dtype=np.float32).reshape(len(texts), 384)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture()
+def counting(monkeypatch):
+    from voc.semantic import embedders
+
+    fake = CountingEmbedder()
+    monkeypatch.setitem(embedders.BACKENDS, "e5", lambda _st, _seed: fake)
+    embedders.load_embedder.cache_clear()
+    yield fake
+    embedders.load_embedder.cache_clear()
+
+
+@pytest.fixture()
+def env(tmp_path):
+    inbox = tmp_path / "inbox"
+    lines = ["洗衣机不脱水了，师傅一直不来", "冰箱不制冷，里面的东西都坏了", "快递一直没到，订单显示已签收", "空调漏水，墙都湿了"]
+    rows = []
+    for i in range(4):
+        utts = [("agent", 0.0, 2.0, "您好，很高兴为您服务。请问有什么可以帮您？"),
+                ("customer", 2.3, 7.0, lines[i]),
+                ("agent", 7.5, 10.0, "非常抱歉给您带来不便，我马上帮您安排师傅上门。")]
+        if i == 3:  # a call where only the agent spoke: routing embeds the whole call, topics nothing
+            utts = [u for u in utts if u[0] == "agent"]
+        write_transcript(inbox / "transcripts" / f"C{i}.json", f"C{i}", utts)
+        rows.append({"call_id": f"C{i}", "file": f"transcripts/C{i}.json", "queue": "retail_after_sales",
+                     "customer_id": f"U{i % 2}", "start_time": f"2026-11-20T1{i}:00:00+08:00"})
+    write_calls_csv(inbox / "calls.csv", rows)
+    write_jsonl(inbox / "text" / "chat.jsonl", [
+        {"id": f"T{i}", "created_at": "2026-11-20T09:00:00+08:00", "customer_id": f"U{i % 3}",
+         "text": LONG if i == 0 else f"{lines[i % 4]}，第{i}次联系了"} for i in range(8)])
+    settings = load_settings(environ={"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}", "VOC_INBOX": str(inbox),
+                                      "VOC_EXPORTS_DIR": str(tmp_path / "exports"), "VOC_ID_SECRET": "embed-test"})
+    store = Store.open(settings.db_url)
+    yield settings, store
+    store.close()
+
+
+def _stage(summary, name):
+    return next(s for s in summary.stages if s["stage"] == name)
+
+
+def test_after_embed_the_later_jobs_embed_nothing(env, counting):
+    settings, store = env
+    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed"], now=NOW)
+    assert first.status == "done", first.stages
+    embed = _stage(first, "embed")
+    assert (embed["processed"], embed["failed"]) == (12, 0)
+    assert set(embed["details"]["jobs"]) == {"topics", "routing", "qa"}
+    assert embed["details"]["embedded"] == len(counting.texts) == len(set(counting.texts)) > 0  # each text once
+    assert LONG[:512] in counting.texts and LONG not in counting.texts  # one key for topics and routing
+    asked = len(counting.texts)
+
+    counting.texts.clear()
+    rest = pipeline.run(store, settings, DAY, ["sentiment", "qa", "topics", "routing", "report"], now=NOW)
+    assert rest.status == "done", rest.stages
+    assert counting.texts == []  # 100 % cache hits: nothing embedded after the embed stage
+    assert _stage(rest, "topics")["details"]["embedded_new"] == 0
+    assert len(pipeline.complaint_docs(store, settings, DAY)) >= 8 and _stage(rest, "qa")["processed"] == 4
+
+    # resume: a second run of the stage finds every item done; reprocess recomputes the keys, all cached
+    again = pipeline.run(store, settings, DAY, ["embed"], now=NOW)
+    assert _stage(again, "embed").get("status", "").startswith("skipped") or _stage(again, "embed")["processed"] == 0
+    out = pipeline.reprocess(store, settings, ["embed"], call_ids=["C0", "T0"], now=NOW)
+    assert out["stages"][0]["processed"] == 2 and out["stages"][0]["details"]["embedded"] == 0
+    assert counting.texts == [] and asked == store.db.engine.connect().exec_driver_sql(
+        "SELECT count(*) FROM embeddings").scalar()
+
+
+def test_the_keys_are_what_each_job_looks_up(env, counting):
+    """job_texts is the single statement of the keys: topics' complaint texts and routing's contact texts (both cut),
+    the agents' sentences of the step model."""
+    from voc.pipeline.embed import agent_sentences, job_texts
+    from voc.pipeline.routing import contact_texts
+
+    settings, store = env
+    pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text"], now=NOW)
+    items = store.interactions(run_date=DAY)
+    utts = store.utterances_for([i.id for i in items])
+    contact = contact_texts(store, items)
+    for item in items:
+        assert job_texts("routing", item, utts[item.id], settings) == [contact[item.id][:512]]
+    docs = pipeline.complaint_docs(store, settings, DAY)
+    assert docs
+    for item, text in docs:
+        assert job_texts("topics", item, utts[item.id], settings) == [text[:512]]
+    call = next(i for i in items if i.external_id == "C0")
+    assert job_texts("qa", call, utts[call.id], settings) == agent_sentences(utts[call.id]) == [
+        "您好，很高兴为您服务。", "请问有什么可以帮您？", "非常抱歉给您带来不便，我马上帮您安排师傅上门。"]
+    assert job_texts("qa", docs[0][0], [], settings) == [] or docs[0][0].channel.value == "call"
+    with pytest.raises(ValueError, match="unknown embedding job"):
+        job_texts("sentimentx", call, [], settings)
+
+
+def test_a_failing_item_is_recorded_and_the_rest_are_embedded(env, counting, monkeypatch):
+    import voc.pipeline.embed as embed_mod
+
+    settings, store = env
+    pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text"], now=NOW)
+    real = embed_mod.job_texts
+
+    def flaky(job, item, utterances, s):
+        if item.external_id == "T3":
+            raise RuntimeError("unreadable")
+        return real(job, item, utterances, s)
+
+    monkeypatch.setattr(embed_mod, "job_texts", flaky)
+    seen = []
+    result = pipeline.run_stage(store, settings, "embed", DAY, progress=lambda *a: seen.append(a), now=NOW)
+    assert (result.processed, result.failed) == (11, 1) and "unreadable" in result.errors[0]["reason"]
+    assert seen[-1] == ("embed", 12, 12)
+    assert [i.external_id for i in store.interactions(run_date=DAY, pending_stage="embed")] == ["T3"]
+    monkeypatch.setattr(embed_mod, "job_texts", real)
+    batches = embed_mod.plan_batches(store, DAY, size=1)
+    assert len(batches) == 1
+    again = pipeline.run_stage(store, settings, "embed", DAY, batches[0], now=NOW)
+    assert (again.processed, again.failed) == (1, 0)
+    assert store.interactions(run_date=DAY, pending_stage="embed") == []
