@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # The stages in the embedded runner's order (voc.pipeline.DEFAULT_ORDER; a test keeps the two equal).
 # Kept literal here because importing voc.pipeline at parse time would pull in SQLAlchemy and pydantic.
-STAGES = ("ingest", "transcribe", "text", "sentiment", "qa", "topics", "routing", "report")
+STAGES = ("ingest", "transcribe", "text", "embed", "sentiment", "qa", "topics", "routing", "report")
 
 # Operator knobs come from Airflow's own config ([voc] section or AIRFLOW__VOC__* on the scheduler and
 # workers), read at parse time because they shape the DAG; voc's settings (VOC_*) are read in the tasks.
@@ -25,6 +25,8 @@ SCHEDULE_CRON = conf.get("voc", "nightly_cron", fallback="0 2 * * *")
 START_DATE = conf.get("voc", "nightly_start_date", fallback="2026-11-01")
 ASR_POOL = conf.get("voc", "asr_pool", fallback="voc_asr")
 ASR_QUEUE = conf.get("voc", "asr_queue", fallback=conf.get("operators", "default_queue", fallback="default"))
+EMBED_QUEUE = conf.get("voc", "embed_queue", fallback=conf.get("operators", "default_queue", fallback="default"))
+EMBED_BATCH_ITEMS = conf.getint("voc", "embed_batch_items", fallback=500)
 RETRIES = conf.getint("voc", "task_retries", fallback=3)
 RETRY_DELAY_S = conf.getfloat("voc", "retry_delay_seconds", fallback=120.0)
 
@@ -115,6 +117,29 @@ def transcribe(run: dict[str, Any], batch: list[str]) -> dict[str, Any]:
 
 
 @task
+def plan_embed_batches(run: dict[str, Any], size: int) -> list[list[str]]:
+    """Items of the date still to embed, in batches of ``size`` ids (``[voc] embed_batch_items``; one mapped task each)."""
+    from voc import pipeline
+    from voc.config import load_settings
+
+    batches = pipeline.embed_batches_for(load_settings(), dt.date.fromisoformat(run["date"]), size)
+    log.info("%d embedding batch(es), %d item(s)", len(batches), sum(map(len, batches)))
+    return batches
+
+
+@task(queue=EMBED_QUEUE)
+def embed(run: dict[str, Any], batch: list[str]) -> dict[str, Any]:
+    """Embed one batch of items: every vector the later stages look up, once, into the store's cache."""
+    from voc import pipeline
+    from voc.config import load_settings
+
+    result = pipeline.run_recorded_stage(load_settings(), run["run_id"], "embed", dt.date.fromisoformat(run["date"]),
+                                         batch)
+    log.info("embed batch of %d: %s", len(batch), result)
+    return summary(result)
+
+
+@task
 def finish(run: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
     """Mark the voc run done once every stage task succeeded (or had nothing to do)."""
     from voc import pipeline
@@ -147,10 +172,12 @@ def mark_failed(run: dict[str, Any]) -> dict[str, Any]:
     },
 )
 def voc_nightly() -> None:
-    """ingest → transcribe (mapped over call batches, ASR pool) → text → sentiment → qa → topics → routing → report.
+    """ingest → transcribe (mapped over call batches, ASR pool) → text → embed (mapped over item batches) →
+    sentiment → qa → topics → routing → report.
 
     QA reads sentiment (empathy steps, review rules), so the two run in that order; the chain is the
-    embedded runner's order, and the store ends up the same as after ``voc run``.
+    embedded runner's order, and the store ends up the same as after ``voc run``. The model-heavy stages
+    (transcribe, embed) are mapped tasks, so every Celery/Kubernetes worker takes a share of them.
     """
     run = start()
     ingested = run_stage.override(task_id="ingest")(run, "ingest")
@@ -161,7 +188,15 @@ def voc_nightly() -> None:
     previous = run_stage.override(task_id="text", trigger_rule="none_failed")(run, "text")
     transcribed >> previous
     results = [ingested, previous]
-    for name in STAGES[3:]:
+    embed_batches = plan_embed_batches(run, EMBED_BATCH_ITEMS)
+    embedded = embed.partial(run=run).expand(batch=embed_batches)
+    previous >> embed_batches
+    previous >> embedded
+    # none_failed: zero batches (no items tonight) skip the mapped task, and the stages after it must still run.
+    previous = run_stage.override(task_id="sentiment", trigger_rule="none_failed")(run, "sentiment")
+    embedded >> previous
+    results.append(previous)
+    for name in STAGES[5:]:
         current = run_stage.override(task_id=name)(run, name)
         previous >> current
         results.append(current)

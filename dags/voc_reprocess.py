@@ -16,7 +16,7 @@ from airflow.sdk import Param, conf, dag, get_current_context, task
 log = logging.getLogger(__name__)
 
 # voc.pipeline.DEFAULT_ORDER, literal so that parsing does not import voc (a test keeps them equal).
-STAGES = ("ingest", "transcribe", "text", "sentiment", "qa", "topics", "routing", "report")
+STAGES = ("ingest", "transcribe", "text", "embed", "sentiment", "qa", "topics", "routing", "report")
 ASR_POOL = conf.get("voc", "asr_pool", fallback="voc_asr")
 ASR_QUEUE = conf.get("voc", "asr_queue", fallback=conf.get("operators", "default_queue", fallback="default"))
 

@@ -187,6 +187,10 @@ def test_nightly_shape_follows_the_pipeline(airflow):
     assert "plan_batches" in dag.get_task("ingest").downstream_task_ids
     # a day without calls maps zero batches (transcribe is skipped); text and the rest must still run
     assert dag.get_task("text").trigger_rule == "none_failed"
+    # embed is mapped over item batches like transcribe (workers share it); sentiment runs after every batch
+    assert {"plan_embed_batches", "embed"} <= dag.get_task("text").downstream_task_ids
+    assert "embed" in dag.get_task("plan_embed_batches").downstream_task_ids
+    assert dag.get_task("sentiment").trigger_rule == "none_failed"
     reprocess = airflow.bag.dags["voc_reprocess"]
     assert reprocess.params.get_param("stages").schema["items"]["enum"] == order
 
@@ -205,7 +209,7 @@ def test_business_date_rules():
 
 
 # ---- the nightly DAG end to end -------------------------------------------------------------------
-@pytest.mark.slow  # ~15-25 s on 2 cores: every stage twice (embedded, then dag.test()); make test-all
+@pytest.mark.slow  # ~20-30 s on 2 cores: every stage twice (embedded, then dag.test()); make test-all
 def test_nightly_dag_test_matches_the_embedded_runner(airflow, tmp_path, monkeypatch):
     from voc import pipeline
     from voc.config import load_settings
@@ -223,10 +227,12 @@ def test_nightly_dag_test_matches_the_embedded_runner(airflow, tmp_path, monkeyp
 
     for key, value in voc_env(tmp_path, inbox, "airflow", VOC_ASR__BATCH_CALLS="2").items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AIRFLOW__VOC__EMBED_BATCH_ITEMS", "6")  # read when the DAG file is parsed
     dag_run = fresh_dag("voc_nightly").test(logical_date=logical(DAY))
     states = task_states(dag_run)
     assert str(dag_run.state) == "success", states
     assert sorted(i for t, i in states if t == "transcribe") == [0, 1, 2]  # 5 calls in batches of 2
+    assert sorted(i for t, i in states if t == "embed") == [0, 1, 2]  # 15 items in batches of 6
 
     embedded, orchestrated = table_contents(tmp_path / "embedded.db"), table_contents(tmp_path / "airflow.db")
     assert len(embedded["interactions"]) == 15 and len(embedded["utterances"]) == 20
@@ -237,6 +243,13 @@ def test_nightly_dag_test_matches_the_embedded_runner(airflow, tmp_path, monkeyp
         stages = [r[0] for r in conn.execute("SELECT stage FROM stage_runs WHERE status = 'done'")]
     assert runs == [(DAY.isoformat(), "done", "airflow")]
     assert sorted(s for s in stages if s.startswith("transcribe")) == ["transcribe[1]", "transcribe[2]", "transcribe[2]"]
+    assert sorted(s for s in stages if s.startswith("embed")) == ["embed[3]", "embed[6]", "embed[6]"]
+    # the batches cached the same vectors (by embedder and text) as the embedded run's one pass
+    keys = {}
+    for name in ("embedded", "airflow"):
+        with sqlite3.connect(tmp_path / f"{name}.db") as conn:
+            keys[name] = {r[0] for r in conn.execute("SELECT key FROM embeddings")}
+    assert keys["airflow"] == keys["embedded"] and keys["embedded"]
 
 
 @pytest.mark.slow  # ~12-30 s: three dag.test() runs; make test-all (reprocess dag.test() stays in make test)
@@ -310,12 +323,13 @@ def test_reprocess_dag_reruns_chosen_calls(airflow, tmp_path, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 
-    dag_run = fresh_dag("voc_reprocess").test(logical_date=None, run_conf={"call_ids": ["C1"], "stages": ["text", "transcribe"]})
+    dag_run = fresh_dag("voc_reprocess").test(logical_date=None, run_conf={"call_ids": ["C1"],
+                                                                          "stages": ["embed", "text", "transcribe"]})
     assert str(dag_run.state) == "success", task_states(dag_run)
     ti = next(t for t in dag_run.get_task_instances() if t.task_id == "reprocess")
     out = ti.xcom_pull(task_ids="reprocess")
     assert out["items"] == 1 and out["dates"] == [DAY.isoformat()]
-    assert [(s["stage"], s["processed"]) for s in out["stages"]] == [("transcribe", 1), ("text", 1)]
+    assert [(s["stage"], s["processed"]) for s in out["stages"]] == [("transcribe", 1), ("text", 1), ("embed", 1)]
 
     dag_run = fresh_dag("voc_reprocess").test(logical_date=None, run_conf={"date_from": DAY.isoformat(), "stages": ["text"]})
     assert str(dag_run.state) == "success", task_states(dag_run)
