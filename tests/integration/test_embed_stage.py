@@ -155,3 +155,14 @@ def test_a_failing_item_is_recorded_and_the_rest_are_embedded(env, counting, mon
     again = pipeline.run_stage(store, settings, "embed", DAY, batches[0], now=NOW)
     assert (again.processed, again.failed) == (1, 0)
     assert store.interactions(run_date=DAY, pending_stage="embed") == []
+
+
+def test_an_e5_sentiment_scorer_finds_its_vectors_too(env, counting):
+    settings, store = env
+    settings = settings.model_copy(update={"sentiment": settings.sentiment.model_copy(update={"backend": "e5-stack"})})
+    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed"], now=NOW)
+    assert _stage(first, "embed")["details"]["texts_per_job"]["sentiment"] > 0
+    counting.texts.clear()
+    rest = pipeline.run(store, settings, DAY, ["sentiment"], now=NOW)
+    assert rest.status == "done" and counting.texts == []
+    assert _stage(rest, "sentiment")["details"]["e5_embedded"] == 0

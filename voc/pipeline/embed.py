@@ -3,7 +3,7 @@ vector cache, before those jobs run (``text → embed → sentiment → qa → t
 
 :func:`job_texts` is the one statement of which texts of an item each job embeds, exactly as the job looks them up
 (embedder name + text is the cache key): the topics stage (complaint texts), routing (service types, finding routes)
-and repeat linking (contact texts), and the QA step model (the agents' sentences). Those jobs take their texts
+and repeat linking (contact texts), the QA step model (the agents' sentences) and an e5-based sentiment scorer. Those jobs take their texts
 through the same helpers (:func:`embed_key`, :func:`agent_sentences`), so after this stage they find every vector in
 the cache and embed nothing (tests/integration/test_embed_stage.py counts the embedder calls). The jobs keep
 embedding what they miss (a rerun of one stage alone, texts of earlier nights), so the stage is an optimisation and a
@@ -29,7 +29,7 @@ from voc.pipeline.runner import ProgressFn, open_store, per_item_batched, select
 from voc.records import Interaction, Role, StageResult, Utterance
 from voc.store import Store
 
-JOBS = ("topics", "routing", "qa")
+JOBS = ("topics", "routing", "qa", "sentiment")
 EMBED_BATCH = 256  # items whose texts one embedder call and one transaction cover
 PLAN_BATCH = 500  # items per mapped Airflow task (``[voc] embed_batch_items``)
 
@@ -48,6 +48,15 @@ def agent_sentences(utterances: Sequence[Utterance]) -> list[str]:
     return [s for u in utterances if u.role != Role.CUSTOMER for s in sentences(u.text)]
 
 
+def sentiment_texts(item: Interaction, utterances: Sequence[Utterance]) -> list[str]:
+    """The texts the sentiment stage scores for an item: a call's customer turns, a text's body."""
+    from voc.sentiment import customer_turns
+
+    if item.channel.value == "call":
+        return [u.text for u in customer_turns(utterances)]
+    return [item.text or ""]
+
+
 def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], settings: Settings) -> list[str]:
     """The texts of ``item`` (with its ``utterances``) that ``job`` embeds, as the keys it looks up in the cache.
 
@@ -57,6 +66,8 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
     * ``routing``: what the contact is about (:func:`voc.routing.contact_text`, stripped, cut), empty ones included
       (the service-type model embeds them too); repeat linking uses the same vectors.
     * ``qa``: a call's agent sentences (:func:`agent_sentences`), for the step model.
+    * ``sentiment``: with an e5-based scorer (``sentiment.backend: e5-stack``), the head's e5 inputs of the texts it
+      scores (:func:`sentiment_texts`; procedural turns are scored by rules, without the model); else none.
     """
     if job == "topics":
         from voc.topics.complaints import complaint_text
@@ -69,7 +80,22 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
         return [embed_key(contact_text(item, utterances).strip(), settings)]
     if job == "qa":
         return agent_sentences(utterances) if item.channel.value == "call" else []
+    if job == "sentiment":
+        from voc.sentiment import is_procedural
+
+        stack = _sentiment_stack(settings)
+        if stack is None:
+            return []
+        return stack.e5_inputs([t for t in sentiment_texts(item, utterances) if not is_procedural(t)])
     raise ValueError(f"unknown embedding job {job!r}; expected one of {', '.join(JOBS)}")
+
+
+def _sentiment_stack(settings: Settings) -> Any:
+    """The e5 stack of the configured sentiment scorer (built once per process), or None for scorers without e5."""
+    from voc.sentiment import get_scorer
+    from voc.sentiment.e5 import e5_stack_of
+
+    return e5_stack_of(get_scorer(settings.sentiment))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +135,18 @@ def embed_jobs(store: Store | None, settings: Settings) -> tuple[list[EmbedJob],
         jobs.append(EmbedJob("qa", vectors.name, vectors.embedder, lambda t: text_hash(t) in vectors.shipped))
     else:
         skipped["qa"] = "qa.step_model: off"
+    if _sentiment_stack(settings) is not None:
+        from voc.sentiment.e5 import e5_embedder
+
+        sentiment = e5_embedder()
+        jobs.append(EmbedJob("sentiment", sentiment.name, lambda: sentiment))
     return jobs, skipped
 
 
 @stage("embed")
 def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str] | None = None,
         progress: ProgressFn | None = None, *, now: dt.datetime | None = None) -> StageResult:
-    """Vectors of every text the later jobs look up (topics, routing, QA steps), each computed once and cached."""
+    """Vectors of every text the later jobs look up (topics, routing, QA steps, e5 sentiment), each computed once."""
     t0 = time.perf_counter()
     items = select_items(store, "embed", run_date, batch)
     jobs, skipped = embed_jobs(store, settings) if items else ([], {})

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from voc.config import Settings
+from voc.pipeline.embed import sentiment_texts
 from voc.pipeline.runner import ProgressFn, per_item_batched, select_items, stage, timed
 from voc.records import Interaction, StageResult
 from voc.store import Store
@@ -27,10 +28,9 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     calls = [i for i in items if i.channel.value == "call"]
     utts = store.utterances_for([i.id for i in calls])
     texts = [(i.id, i.text or "") for i in items if i.channel.value != "call"]
-    from voc.sentiment import customer_turns
-
-    vectors, e5_info = shared_vectors(store, scorer, [t for _, t in texts] +
-                                      [u.text for i in calls for u in customer_turns(utts.get(i.id) or [])], progress)
+    # the texts whose e5 inputs the embed stage computed ahead (job_texts("sentiment"))
+    vectors, e5_info = shared_vectors(store, scorer, [t for i in items for t in sentiment_texts(i, utts.get(i.id) or [])],
+                                      progress)
     if vectors is not None:
         scorer = get_scorer(settings.sentiment, vectors=vectors)
     # text channels are scored in one batch; each result is then stored per item
