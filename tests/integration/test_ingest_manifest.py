@@ -180,3 +180,64 @@ def test_the_manifest_round_trips_and_upserts(store, tmp_path):
     assert store.ingest_manifest("k1") == {"text/a.jsonl": (12, 7_000_000_000_456, "cc", True, 4),
                                            "text/b.csv": (20, 6, "bb", False, 0)}
     assert store.ingest_manifest("k2") == {}
+
+
+def _call_rows(ids) -> list[dict]:
+    return [{"call_id": c, "file": f"transcripts/{c}.json", "queue": "retail_after_sales", "customer_id": f"U{c}",
+             "start_time": "2026-11-20T10:00:00+08:00"} for c in ids]
+
+
+def _transcript(inbox: Path, call_id: str, said: str = "洗衣机不脱水了") -> Path:
+    from tests.helpers import write_transcript
+
+    return write_transcript(inbox / "transcripts" / f"{call_id}.json", call_id,
+                            [("agent", 0.0, 2.0, "您好，请问有什么可以帮您"), ("customer", 2.0, 5.0, said)])
+
+
+def test_an_unchanged_calls_table_is_skipped_and_a_changed_one_or_file_is_read(env, monkeypatch):
+    """Calls tables are in the manifest too (issue 22): skipped while the table and every recording/transcript its rows
+    name are unchanged; re-read when the table, a named file, or a file that was missing changes."""
+    import voc.ingest.inbox as inbox_mod
+    from tests.helpers import write_calls_csv
+
+    settings, store, inbox = env
+    calls = write_calls_csv(inbox / "calls.csv", _call_rows(["C0", "C1", "C2", "C3"]))
+    files = [_transcript(inbox, c) for c in ("C0", "C1", "C2")]  # C3's transcript has not arrived yet
+    _age(calls, *files)
+    first = ingest_inbox(store, settings, now=NOW)
+    assert (first["ingested"], first["files"]) == (10, {"read": 3, "unchanged": 0})
+    assert [q["path"] for q in first["quarantined"]] == ["calls.csv:5"]  # C3: file not found
+
+    hashed: list[str] = []
+    real_sha = inbox_mod.sha256_file
+    monkeypatch.setattr(inbox_mod, "sha256_file", lambda p: hashed.append(Path(p).name) or real_sha(p))
+    again = ingest_inbox(store, settings, now=NOW)
+    assert hashed == []  # no transcript hashed or checked: the table was skipped
+    assert (again["ingested"], again["duplicates"], again["quarantined"]) == (0, 10, [])
+    assert again["files"] == {"read": 0, "unchanged": 3}
+
+    touch = time.time() - 1000
+    os.utime(calls, (touch, touch))  # touched, same bytes: hashed, still skipped
+    touched = ingest_inbox(store, settings, now=NOW)
+    assert hashed == [] and touched["files"] == {"read": 1, "unchanged": 3} and touched["ingested"] == 0
+
+    _age(_transcript(inbox, "C3"))  # the missing transcript arrives: the table is read again
+    arrived = ingest_inbox(store, settings, now=NOW)
+    assert sorted(hashed) == ["C0.json", "C1.json", "C2.json", "C3.json"]
+    assert (arrived["ingested"], arrived["duplicates"], arrived["files"]["read"]) == (1, 10, 1)  # 3 calls + 7 texts
+    assert "C3" in {i.external_id for i in store.interactions()}
+
+    hashed.clear()
+    changed = _transcript(inbox, "C1", "冰箱不制冷")  # a named transcript changes: read again
+    old = time.time() - 1800
+    os.utime(changed, (old, old))
+    assert ingest_inbox(store, settings, now=NOW)["files"]["read"] == 1 and "C1.json" in hashed
+
+    hashed.clear()
+    assert ingest_inbox(store, settings, now=NOW)["files"] == {"read": 0, "unchanged": 3} and hashed == []
+    write_calls_csv(calls, _call_rows(["C0", "C1", "C2", "C3"]) + [
+        {**_call_rows(["C4"])[0], "file": "transcripts/C0.json"}])  # the table itself changes
+    _age(calls)
+    out = ingest_inbox(store, settings, now=NOW)
+    assert out["files"]["read"] == 1 and out["ingested"] == 1 and "C4" in {i.external_id for i in store.interactions()}
+    assert ingest_inbox(store, settings, now=NOW, rescan=True)["files"]["read"] == 3

@@ -53,8 +53,9 @@ def ingest_inbox(store: Store, settings: Settings, inbox: str | Path | None = No
                  progress: ProgressFn | None = None, *, now: dt.datetime | None = None,
                  rescan: bool = False) -> dict[str, Any]:
     """Scan the inbox and add what is new; returns the public ``voc ingest --json`` object. ``now`` ends the
-    plausible date window (``limits.future_days`` after its date; default: the clock). Text files read before with
-    the same settings and unchanged since are skipped (``rescan`` reads every file)."""
+    plausible date window (``limits.future_days`` after its date; default: the clock). Text and calls tables read
+    before with the same settings and unchanged since (a calls table: nor the files it names) are skipped
+    (``rescan`` reads every file)."""
     from voc.ingest import scan_inbox
     from voc.ingest.files import FileSeen
     from voc.text import make_cleaner
@@ -88,7 +89,9 @@ def ingest_inbox(store: Store, settings: Settings, inbox: str | Path | None = No
     for rej in scan.rejected:
         store.add_quarantine(rej.path, rej.reason, rej.content_hash)
         quarantined.append({"path": rej.path, "reason": rej.reason})
-    store.record_ingest_files(key, scan.files)  # after their rows are stored: a crash before here re-reads them
+    # after their rows are stored (a crash before here re-reads them); a calls table's recordings/transcripts too,
+    # so that an unchanged table is skipped only while they are unchanged
+    store.record_ingest_files(key, list({f.path: f for f in [*scan.referenced, *scan.files]}.values()))
     return {"ingested": counts["new"], "duplicates": counts["duplicate"] + scan.unchanged_rows, "quarantined": quarantined,
             "notes": scan.notes, "truncated": truncated,
             "files": {"read": len(scan.files), "unchanged": scan.unchanged}}

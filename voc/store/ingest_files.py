@@ -1,4 +1,5 @@
-"""The ingest manifest: which inbox text files a scan has read, so the next scan reads only new or changed ones."""
+"""The ingest manifest: which inbox tables (text files, calls tables) and the recordings/transcripts the calls tables
+name a scan has read, so the next scan reads only new or changed ones."""
 
 from __future__ import annotations
 
