@@ -14,6 +14,7 @@ from voc.semantic.static import (
     BUILD_COMMAND,
     StaticEmbedder,
     build_static,
+    corpus_words,
     default_vocab,
     load_static,
     table_path,
@@ -106,3 +107,13 @@ def test_the_backend_registry_loads_it_and_a_missing_table_names_the_command(tab
 def test_a_vocabulary_smaller_than_the_dimensions_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="dimensions"):
         build_static(["漏水", "渗水"], tmp_path, dim=DIM)
+
+
+def test_corpus_words_are_the_frequent_words_the_vocabulary_lacks():
+    texts = ["送餐太慢了，差评", "送餐小哥态度差评", "又是送餐超时，差评！", "酒店很好"]
+    shares = corpus_words(texts, known=["太慢", "小哥", "酒店"], min_count=2)
+    assert list(shares) == ["送餐", "差评"]  # most frequent first; known and rare words left out
+    assert all(0 < p < 1 for p in shares.values())
+    # a word jieba lacks weighs by its share of the corpus: the frequent one weighs less than one seen once
+    w = word_weights(["送餐", "闻所未闻词"], "sif", shares={"送餐": 0.05})
+    assert w[0] < 0.01 < 0.99 < w[1]

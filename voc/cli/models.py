@@ -85,13 +85,16 @@ def models_list(
 def models_distill(
     vocab_size: Annotated[int, typer.Option("--vocab-size", min=1000, help="top jieba words by frequency")] = 50_000,
     dim: Annotated[int, typer.Option("--dim", min=16, max=384, help="PCA dimensions of the table")] = 256,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="your own texts, one per line ('-' = stdin): "
+                                                  "their frequent words join the vocabulary")] = None,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="... when seen this many times")] = 3,
     models_dir: Annotated[Path | None, typer.Option("--models-dir", help="default: settings.models_dir")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Distil the e5-static embedder's word table from the bundled e5 model (once; minutes on 2 cores)."""
     import time
 
-    from voc.cli.common import Bars
+    from voc.cli.common import Bars, read_lines
     from voc.pipeline.adhoc import distill_static
 
     s = settings()
@@ -99,7 +102,8 @@ def models_distill(
         s = s.model_copy(update={"models_dir": models_dir})
     t0 = time.perf_counter()
     with Bars(not json_out and sys.stderr.isatty()) as bars:
-        path = distill_static(s, vocab_size=vocab_size, dim=dim, progress=lambda d, t: bars("distill", d, t))
+        path = distill_static(s, vocab_size=vocab_size, dim=dim, progress=lambda d, t: bars("distill", d, t),
+                              corpus=read_lines(corpus) if corpus else (), min_count=min_count)
     row = {"path": str(path), "vocab_size": vocab_size, "dim": dim, "seconds": round(time.perf_counter() - t0, 1)}
     if json_out:
         emit_json(row)

@@ -80,12 +80,14 @@ def fit_topics(settings: Settings, texts: Sequence[str], day: dt.date) -> Any:
                     embedder_name=embedder.name)
 
 
-def distill_static(settings: Settings, vocab_size: int = 50_000, dim: int = 256,
-                   progress: Any = None) -> Any:
+def distill_static(settings: Settings, vocab_size: int = 50_000, dim: int = 256, progress: Any = None,
+                   corpus: Sequence[str] = (), min_count: int = 3) -> Any:
     """Build the e5-static word table (``voc models distill``): the top ``vocab_size`` jieba words, common
-    characters and the domain dictionary (shipped, ``text.user_dict``, ``text.domain_terms``) through e5 once."""
-    from voc.semantic.static import TABLE_DIR, build_static, default_vocab
+    characters, the domain dictionary (shipped, ``text.user_dict``, ``text.domain_terms``) and the words of
+    ``corpus`` (your own texts) seen ``min_count`` times that these lack, each through e5 once."""
+    from voc.semantic.static import TABLE_DIR, build_static, corpus_words, default_vocab
 
     vocab = default_vocab(size=vocab_size, domain_words=domain_vocabulary(settings.text))
+    shares = corpus_words(corpus, vocab, min_count=min_count) if corpus else None
     target = settings.topics.static_table or settings.models_dir / TABLE_DIR
-    return build_static(vocab, target, dim=dim, progress=progress)
+    return build_static(vocab + list(shares or ()), target, dim=dim, progress=progress, shares=shares)

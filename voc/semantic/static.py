@@ -95,20 +95,40 @@ def reduce(raw: np.ndarray, dim: int) -> np.ndarray:
     return (x @ axes).astype(np.float32)
 
 
-def word_weights(words: Sequence[str], scheme: str = "sif", a: float = SIF_A) -> np.ndarray:
-    """Per-word pooling weights: 'sif' a/(a+p(w)) with p from jieba's counts (a word jieba lacks counts as
-    once), 'zipf' the same with p from the word's rank in ``words`` (Model2Vec), 'none' all ones."""
+def word_weights(words: Sequence[str], scheme: str = "sif", a: float = SIF_A,
+                 shares: dict[str, float] | None = None) -> np.ndarray:
+    """Per-word pooling weights: 'sif' a/(a+p(w)) with p(w) the word's share of jieba's counts (else its share of
+    the corpus tokens in ``shares``, else one count), 'zipf' the same with p from the word's rank in ``words``
+    (Model2Vec), 'none' all ones."""
     if scheme not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {scheme!r}")
     if scheme == "none":
         return np.ones(len(words), dtype=np.float32)
     if scheme == "zipf":
         p = 1.0 / np.arange(2, len(words) + 2)
+        p = p / p.sum()
     else:
-        freq = jieba_frequencies()
-        p = np.array([freq.get(w, 1) for w in words], dtype=np.float64)
-    p = p / p.sum()
+        freq, shares = jieba_frequencies(), shares or {}
+        total = float(sum(freq.values()))
+        p = np.array([freq[w] / total if w in freq else shares.get(w, 1 / total) for w in words])
     return (a / (a + p)).astype(np.float32)
+
+
+def corpus_words(texts: Iterable[str], known: Iterable[str], min_count: int = 3,
+                 limit: int = 20_000) -> dict[str, float]:
+    """Words of ``texts`` (a user's own texts, no labels) outside ``known`` seen at least ``min_count`` times, most
+    frequent first, with their share of the corpus tokens: the domain words a frequency-ranked jieba list lacks
+    (送餐, 差评, 卡顿 ...). Segmented as the embedder will segment them."""
+    from collections import Counter
+
+    known = set(known)
+    cut = _tokenizer(tuple(sorted(w for w in known if len(w) > 1)))
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(t for t in (tok.strip().lower() for tok in cut(text)) if t and _usable(t))
+    total = max(sum(counts.values()), 1)
+    keep = [(w, n) for w, n in counts.most_common() if n >= min_count and len(w) > 1 and w not in known]
+    return {w: n / total for w, n in keep[:limit]}
 
 
 def save_table(path: Path, words: Sequence[str], vectors: np.ndarray, weights: np.ndarray, meta: dict) -> Path:
@@ -121,9 +141,11 @@ def save_table(path: Path, words: Sequence[str], vectors: np.ndarray, weights: n
 
 
 def build_static(vocab: Sequence[str], out_dir: str | Path, dim: int = 256, progress: Progress | None = None,
-                 weighting: str = "sif", raw: np.ndarray | None = None) -> Path:
+                 weighting: str = "sif", raw: np.ndarray | None = None,
+                 shares: dict[str, float] | None = None) -> Path:
     """Distil the table for ``vocab`` into ``out_dir``/e5-static.npz (or into ``out_dir`` itself where it names an
-    .npz file); ``raw`` reuses precomputed e5 vectors of ``vocab`` (the benchmarks build several tables)."""
+    .npz file); ``raw`` reuses precomputed e5 vectors of ``vocab`` (the benchmarks build several tables);
+    ``shares`` are corpus shares of words jieba lacks (:func:`corpus_words`), for their weights."""
     words = list(dict.fromkeys(vocab))
     if len(words) <= dim:
         raise ValueError(f"build_static: {len(words)} words cannot give {dim} dimensions; use a smaller dim")
@@ -131,9 +153,9 @@ def build_static(vocab: Sequence[str], out_dir: str | Path, dim: int = 256, prog
         raw = embed_words(words, progress=progress)
     meta = {"source": SOURCE_MODEL, "vocab_size": len(words),
             "dim": min(dim, raw.shape[1]), "build_version": BUILD_VERSION, "weighting": weighting,
-            "sif_a": SIF_A}
+            "sif_a": SIF_A, "corpus_words": len(shares or {})}
     out = Path(out_dir) if str(out_dir).endswith(".npz") else Path(out_dir) / TABLE_FILE
-    return save_table(out, words, reduce(raw, dim), word_weights(words, weighting), meta)
+    return save_table(out, words, reduce(raw, dim), word_weights(words, weighting, shares=shares), meta)
 
 
 # ------------------------------------------------------------------------------------------------ embedding
