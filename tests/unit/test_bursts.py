@@ -65,3 +65,22 @@ def test_redaction_placeholders_are_not_topic_words() -> None:
     toks = tokenize("X3空调漏水，联系电话[PHONE]，我叫[NAME]，卡号[CARD]")
     assert "x3" in toks and "漏水" in toks
     assert not {"phone", "name", "card", "联系电话"} & set(toks)
+
+
+def test_counts_give_the_same_bursts_as_tokens() -> None:
+    """The nightly stage passes the window's summed counts (only the terms tested tonight): same bursts."""
+    from voc.topics.bursts import burst_candidates, history_counts
+
+    rng = random.Random(11)
+    today = _ordinary_night(rng)
+    for i in range(9):
+        today[f"L{i}"] = ["x3", "空调", "漏水"]
+    history = _history(rng)
+    history[TODAY] = [["x3", "漏水"]] * 50  # tonight is not history: left out either way
+    settings = TopicSettings()
+    full = history_counts(history, TODAY, settings)
+    terms = burst_candidates(today, settings)
+    assert {"x3", "漏水"} <= set(terms)
+    only_tested = type(full)(full.docs, full.days, {t: full.df[t] for t in terms if t in full.df})
+    expected = detect_term_bursts(today, history, TODAY, settings)
+    assert expected and detect_term_bursts(today, only_tested, TODAY, settings) == expected

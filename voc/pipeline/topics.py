@@ -104,12 +104,13 @@ def _per_day_counts(store: Store, registry: Any, settings: Settings, run_date: d
 
 
 def _findings(store: Store, settings: Settings, run_date: dt.date, docs: list[Doc], result: Any,
-              dates: dict[str, dt.date]) -> tuple[list[Any], list[Any], list[Any]]:
-    """(findings, term-burst findings, flagged emerging topics) of the night."""
+              dates: dict[str, dt.date], tonight_key: str | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+    """(findings, term-burst findings, flagged emerging topics) of the night. Term-burst history comes from the
+    per-day counts (:mod:`voc.pipeline.term_counts`); tonight's are stored under ``tonight_key``."""
+    from voc.pipeline.term_counts import burst_history, record_day
     from voc.topics.findings import (
         emerging_signals,
         night_findings,
-        tokens_by_day,
         tokens_by_id,
         tonight_labels,
     )
@@ -123,8 +124,8 @@ def _findings(store: Store, settings: Settings, run_date: dt.date, docs: list[Do
             members.setdefault(a.topic_id, []).append(a.interaction_id)
     tonight = [(i, t) for i, t in docs if i.business_date == run_date]
     today_tokens = tokens_by_id(tonight)
-    history = tokens_by_day(complaint_docs(store, settings, run_date - dt.timedelta(days=settings.topics.window_days),
-                                           run_date - dt.timedelta(days=1))) if tonight else {}
+    history = burst_history(store, settings, run_date, today_tokens) if tonight else {}
+    record_day(store, run_date, tonight_key, list(today_tokens.values()))
     topic_of = {iid: tid for tid, ids in members.items() for iid in ids}
     flagged, bursts = emerging_signals(per_day, run_date, settings.topics, labels, today_tokens, history, topic_of,
                                        result.examples_today)
@@ -162,11 +163,13 @@ def name_facets(findings: list[Any], docs: dict[str, Doc]) -> list[Any]:
 def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str] | None = None,
         progress: ProgressFn | None = None, *, now: dt.datetime | None = None) -> StageResult:
     """Place the date's complaints in stable topics (new ones clustered), then flag emerging topics."""
+    from voc.pipeline.term_counts import source_key
     from voc.topics import TopicDoc, update_topics
 
     t0 = time.perf_counter()
     progress = progress or noop_progress
     prev_date, registry = _registry_before(store, run_date)
+    tonight_key = source_key(store, settings, run_date)  # before tonight's complaints are read
     docs, pool = _tonight_docs(store, settings, run_date)
     progress("topics", 0, len(docs))
     new_vectors, vectors, embedder = 0, [], None
@@ -184,7 +187,7 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     store.replace_topic_assignments(run_date, [(a.interaction_id, a.topic_id, a.similarity, dates[a.interaction_id])
                                               for a in result.assignments])
     progress("topics", len(docs), len(docs))
-    findings, bursts, flagged = _findings(store, settings, run_date, docs, result, dates)
+    findings, bursts, flagged = _findings(store, settings, run_date, docs, result, dates, tonight_key)
     store.replace_findings(run_date, ["emerging_topic", "emerging_terms", "topic_trend"], findings)
     tonight = sum(dates[a.interaction_id] == run_date for a in result.assignments)
     details = {**result.stats, "pool_docs": len(pool), "pool_assigned": sum(dates[a.interaction_id] != run_date

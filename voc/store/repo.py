@@ -37,6 +37,7 @@ from voc.store.schema import (
     UtteranceRow,
     utcnow,
 )
+from voc.store.term_counts import TermCounts
 
 AddOutcome = str  # "new" | "duplicate" | "conflict"
 
@@ -77,7 +78,7 @@ def _utterance(row: UtteranceRow) -> Utterance:
     )
 
 
-class Store(RunStore, AnalyticsStore, BatchWrites, IngestManifest):
+class Store(RunStore, AnalyticsStore, BatchWrites, IngestManifest, TermCounts):
     """Typed access to the voc database. One instance per process is enough."""
 
     def __init__(self, db: Database) -> None:

@@ -349,3 +349,27 @@ class IngestFileRow(Base):
     complete: Mapped[bool] = mapped_column(Boolean, default=True)  # False: rows dated too late, read it again
     rows: Mapped[int] = mapped_column(Integer, default=0)  # candidates it yielded
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ComplaintDayRow(Base):
+    """Term-burst history, one row per business date counted: how many complaints the date had and the state of the
+    store they were counted from (``source_key``: the date's interactions and their text/transcribe/sentiment
+    results, plus the complaint rule's settings). A date whose key changed is counted again."""
+
+    __tablename__ = "complaint_days"
+    business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer)
+    source_key: Mapped[str] = mapped_column(String(64))
+    counted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ComplaintTermRow(Base):
+    """Term-burst history: in how many of a date's complaints a topic token occurs (its document frequency)."""
+
+    __tablename__ = "complaint_terms"
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+    business_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_complaint_terms_date", ComplaintTermRow.business_date)

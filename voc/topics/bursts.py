@@ -42,29 +42,62 @@ def _poisson_sf(count: int, lam: float) -> float:
     return float(poisson.sf(count - 1, max(lam, 1e-9)))
 
 
+@dataclass(frozen=True, slots=True)
+class BurstHistory:
+    """What term bursts need of the history window: its documents, the days with any, and document frequencies.
+
+    ``df`` must hold every term tested tonight (:func:`burst_candidates`); other terms may be missing. The nightly
+    stage builds it from per-day counts stored once per day (``voc.store.term_counts``) instead of tokenizing the
+    window again; :func:`history_counts` builds it from tokens (``voc watch``, tests, benchmarks)."""
+
+    docs: int
+    days: int
+    df: Mapping[str, int]
+
+
+def history_counts(history: Mapping[dt.date, Sequence[Sequence[str]]], run_date: dt.date,
+                   settings: TopicSettings) -> BurstHistory:
+    """The window's :class:`BurstHistory` from earlier nights' document tokens (days outside
+    ``[run_date - window_days, run_date)`` and days without documents are left out)."""
+    start = run_date - dt.timedelta(days=settings.window_days)
+    days = {d: docs for d, docs in history.items() if start <= d < run_date and docs}
+    df: Counter[str] = Counter()
+    for docs in days.values():
+        for toks in docs:
+            df.update(set(toks))
+    return BurstHistory(sum(len(docs) for docs in days.values()), len(days), df)
+
+
+def burst_candidates(today: Mapping[str, Sequence[str]], settings: TopicSettings) -> list[str]:
+    """The terms a night tests: those in at least ``burst_min_count`` (else ``emerging_min_count``) of tonight's
+    documents, sorted."""
+    df: Counter[str] = Counter()
+    for toks in today.values():
+        df.update(set(toks))
+    min_count = settings.burst_min_count or settings.emerging_min_count
+    return sorted(t for t, c in df.items() if c >= min_count)
+
+
 def detect_term_bursts(
     today: Mapping[str, Sequence[str]],
-    history: Mapping[dt.date, Sequence[Sequence[str]]],
+    history: Mapping[dt.date, Sequence[Sequence[str]]] | BurstHistory,
     run_date: dt.date,
     settings: TopicSettings,
 ) -> list[TermBurst]:
     """Groups of terms whose document frequency tonight is far above their history.
 
     ``today`` maps document ids to their tokens; ``history`` holds the tokens of earlier nights' documents
-    (only days within ``settings.window_days`` before ``run_date`` are used). A term bursts when it is in at least
+    (only days within ``settings.window_days`` before ``run_date`` are used), or their counts already summed
+    (:class:`BurstHistory`, the same result). A term bursts when it is in at least
     ``emerging_min_count`` documents, at least ``MIN_TERM_GROWTH`` times its historical share predicts, and its
     Poisson tail probability beats ``FAMILY_ALPHA`` divided by the number of terms tested (so a night with many
     words raises no more false alarms than a quiet one).
     """
-    start = run_date - dt.timedelta(days=settings.window_days)
-    days = {d: docs for d, docs in history.items() if start <= d < run_date and docs}
-    if len(days) < MIN_HISTORY_DAYS or not today:
+    if not isinstance(history, BurstHistory):
+        history = history_counts(history, run_date, settings)
+    if history.days < MIN_HISTORY_DAYS or not today:
         return []
-    hist_docs = sum(len(docs) for docs in days.values())
-    hist_df: Counter[str] = Counter()
-    for docs in days.values():
-        for toks in docs:
-            hist_df.update(set(toks))
+    hist_docs, hist_df = history.docs, history.df
     sets = {doc_id: set(toks) for doc_id, toks in today.items()}
     df: Counter[str] = Counter()
     for toks in sets.values():
@@ -77,7 +110,7 @@ def detect_term_bursts(
     alpha = FAMILY_ALPHA / len(candidates)
     hits: dict[str, tuple[float, float, float, float]] = {}
     for term in candidates:
-        share = (hist_df[term] + PSEUDO_DOCS) / (hist_docs + PSEUDO_DOCS)
+        share = (hist_df.get(term, 0) + PSEUDO_DOCS) / (hist_docs + PSEUDO_DOCS)
         lam = share * n_today
         count = df[term]
         growth = count / max(lam, 1.0)
@@ -107,7 +140,7 @@ def detect_term_bursts(
         if len(members) < min_count:
             continue
         out.append(TermBurst(tuple(group), run_date, len(members), round(lam, 3), round(growth, 3), round(z, 3), p,
-                             tuple(members), len(days)))
+                             tuple(members), history.days))
     return sorted(out, key=lambda b: (-b.z, b.terms))
 
 
