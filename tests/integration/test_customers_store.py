@@ -270,3 +270,26 @@ def test_demo_inbox_shows_repeat_chain_and_batch_outreach(tmp_path):
     assert all(e.match == "batch=B2311" for e in lst.entries if e.customer_id in enquired)
     assert lst.department == "customer_service"  # not routed in this test: the fallback department
     store.close()
+
+
+def test_repeat_vectors_from_the_contact_rows_equal_a_reread(store, monkeypatch):
+    """The report takes text contacts' bodies from the rows it read (issue 22: no second read of every repeat
+    candidate); the vectors and the whole report equal those of reading the interactions again."""
+    import numpy as np
+
+    from voc.customers import timelines
+    from voc.pipeline import customers as pc
+
+    _populate(store)
+    _add(store, "i-u1-d", "U1", day(20), text="  洗衣机又不排水了 ")  # padded: stripped either way
+    settings = _settings("sqlite://")
+    view = pc.CustomerView(store, settings, RUN)
+    contacts = view.contacts(since=day(1), until=RUN)
+    fast = pc.contact_vectors(store, settings, contacts, by_customer=timelines(contacts), texts=view.texts)
+    slow = pc.contact_vectors(store, settings, contacts)
+    assert fast and sorted(fast) == sorted(slow)
+    assert all(np.array_equal(fast[k], slow[k]) for k in fast)
+    report = build_customer_report(store, settings, RUN).to_dict()
+    real = pc.contact_vectors
+    monkeypatch.setattr(pc, "contact_vectors", lambda *a, texts=None, by_customer=None, **kw: real(*a, **kw))
+    assert build_customer_report(store, settings, RUN).to_dict() == report

@@ -82,11 +82,13 @@ def _same(a: Contact, b: Contact, match: Sequence[str], vectors: Mapping[str, np
     return None
 
 
-def repeat_candidates(contacts: Iterable[Contact], window_days: int = 7) -> set[str]:
+def repeat_candidates(contacts: Iterable[Contact], window_days: int = 7, *,
+                      by_customer: Mapping[str, Sequence[Contact]] | None = None) -> set[str]:
     """Interaction ids that have another contact of the same customer within the window (the only contacts whose
-    texts need comparing: callers embed just these)."""
+    texts need comparing: callers embed just these). ``by_customer``: ``timelines(contacts)`` when the caller has
+    it already (sorting every contact is most of the work)."""
     out: set[str] = set()
-    for timeline in timelines(contacts).values():
+    for timeline in (timelines(contacts) if by_customer is None else by_customer).values():
         for j, later in enumerate(timeline):
             for earlier in reversed(timeline[:j]):
                 if (later.business_date - earlier.business_date).days > window_days:
@@ -103,16 +105,18 @@ def find_repeats(
     vectors: Mapping[str, np.ndarray] | None = None,
     text_similarity: float = DEFAULT_TEXT_SIMILARITY,
     attribute_keys: Sequence[str] = DEFAULT_ATTRIBUTE_KEYS,
+    by_customer: Mapping[str, Sequence[Contact]] | None = None,
 ) -> dict[str, RepeatLink]:
     """Repeat links keyed by the repeat's interaction id; each points at the most recent earlier contact of the same
     customer, within the window, about the same issue (see the module docstring).
 
     ``vectors``: interaction id -> unit sentence vector of the contact's text, centred on a reference mean (cosines
     of raw e5 vectors all sit near 0.9); contacts without one are compared by topic, attributes and service type.
+    ``by_customer``: ``timelines(contacts)`` when the caller has it already.
     """
     vectors = vectors or {}
     links: dict[str, RepeatLink] = {}
-    for timeline in timelines(contacts).values():
+    for timeline in (timelines(contacts) if by_customer is None else by_customer).values():
         for j, later in enumerate(timeline):
             for earlier in reversed(timeline[:j]):
                 days = (later.business_date - earlier.business_date).days

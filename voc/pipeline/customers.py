@@ -32,6 +32,7 @@ class CustomerView:
         self.service_departments = service_departments(load_departments(settings.routing.departments_file))
         self.fallback = settings.routing.fallback_department
         self.tier_weights = dict(settings.routing.tier_weights)
+        self.texts: dict[str, str | None] = {}  # text contacts' bodies as read with their rows (repeat vectors)
 
     def contacts(self, *, attribute_values: Mapping[str, Iterable[tuple[str, ...]]] | None = None,
                  **filters: Any) -> list[Contact]:
@@ -40,6 +41,7 @@ class CustomerView:
         if attribute_values is not None:
             attribute_values = {key_parts(k): v for k, v in attribute_values.items()}
         rows = reads.contact_rows(self.store, attribute_values=attribute_values, **filters)
+        self.texts.update((r.interaction_id, r.text) for r in rows if r.channel != "call")
         labels = reads.topic_labels(self.store, {r.topic_id for r in rows if r.topic_id})
         return [contact_from_row(r, labels, self.topic_departments, self.service_departments, self.fallback)
                 for r in rows]
@@ -49,14 +51,17 @@ class CustomerView:
                 "negative_threshold": self.settings.sentiment.negative_threshold,
                 "worsening_drop": self.cs.worsening_drop, "tier_weights": self.tier_weights}
 
-    def repeats(self, contacts: list[Contact]) -> tuple[dict[str, Any], list[Any]]:
-        from voc.customers import find_repeats, repeat_chains
+    def repeats(self, contacts: list[Contact], by_customer: Mapping[str, list[Contact]] | None = None
+                ) -> tuple[dict[str, Any], list[Any]]:
+        """(repeat links, chains) of ``contacts``; ``by_customer``: their ``timelines`` when the caller has them."""
+        from voc.customers import find_repeats, repeat_chains, timelines
 
-        vectors = contact_vectors(self.store, self.settings, contacts, write=self.write) \
-            if "text" in self.cs.repeat_match else {}
+        by_customer = timelines(contacts) if by_customer is None else by_customer
+        vectors = contact_vectors(self.store, self.settings, contacts, write=self.write, by_customer=by_customer,
+                                  texts=self.texts) if "text" in self.cs.repeat_match else {}
         links = find_repeats(contacts, self.cs.repeat_window_days, self.cs.repeat_match, vectors=vectors,
                              text_similarity=self.cs.repeat_text_similarity,
-                             attribute_keys=tuple(self.cs.repeat_attribute_keys))
+                             attribute_keys=tuple(self.cs.repeat_attribute_keys), by_customer=by_customer)
         return links, repeat_chains(contacts, links)
 
     def outreach(self, topic_id: str, *, label: str | None = None, finding: Finding | None = None,
@@ -97,20 +102,30 @@ class CustomerView:
         return keep or complaints
 
 
-def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *, write: bool = False
-                    ) -> dict[str, np.ndarray]:
+def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *, write: bool = False,
+                    by_customer: Mapping[str, list[Contact]] | None = None,
+                    texts: Mapping[str, str | None] | None = None) -> dict[str, np.ndarray]:
     """Centred unit sentence vectors of the contacts that have another contact of the same customer within the repeat
-    window (only those need comparing), from the routing embedder through the store's cache; {} without one."""
+    window (only those need comparing), from the routing embedder through the store's cache; {} without one.
+
+    ``texts``: text contacts' bodies already read (:attr:`CustomerView.texts`), so only calls (their customer turns)
+    and contacts missing there are read again; ``by_customer``: ``timelines(contacts)``."""
     from voc.customers.repeats import repeat_candidates
     from voc.pipeline.routing import contact_texts, reference_mean, routing_embed
 
-    ids = sorted(repeat_candidates(contacts, settings.customers.repeat_window_days))
+    ids = sorted(repeat_candidates(contacts, settings.customers.repeat_window_days, by_customer=by_customer))
     if not ids:
         return {}
     embed, name = routing_embed(store, settings, write=write)
     if embed is None:
         return {}
-    texts = {i: t for i, t in contact_texts(store, store.interactions(ids=ids)).items() if t}
+    known = texts or {}
+    # contact_text of a text contact is its body (voc.routing.contact_text); calls need their utterances
+    texts = {i: (known[i] or "").strip() for i in ids if i in known}
+    rest = [i for i in ids if i not in known]
+    if rest:
+        texts |= contact_texts(store, store.interactions(ids=rest))
+    texts = {i: t for i, t in texts.items() if t}
     if not texts:
         return {}
     keys = sorted(texts)
@@ -141,10 +156,11 @@ def build_customer_report(store: Store, settings: Settings, run_date: dt.date) -
     since = run_date - dt.timedelta(days=cs.lookback_days - 1)
     # Contacts before the period are read too, so a contact on its first day can still be a repeat.
     contacts = view.contacts(since=since - dt.timedelta(days=cs.repeat_window_days), until=run_date)
-    links, chains = view.repeats(contacts)
+    by_customer = timelines(contacts)  # sorted once: repeat candidates, links and risk all walk them
+    links, chains = view.repeats(contacts, by_customer)
     overall = repeat_stats(contacts, links, since=since, until=run_date)
     by_group = {name: repeat_stats(contacts, links, key, since=since, until=run_date) for name, key in GROUPINGS.items()}
-    at_risk = rank_at_risk(timelines(contacts), links, chains, limit=cs.top_n, **view.risk_options(since))
+    at_risk = rank_at_risk(by_customer, links, chains, limit=cs.top_n, **view.risk_options(since))
     outreach = [view.outreach(f.topic_id, label=f.title, finding=f, department=dept, since=since)
                 for f, dept in reads.emerging_findings(store, run_date) if f.topic_id]
     unknown = sum(1 for c in contacts if not c.customer_id and since <= c.business_date <= run_date)
@@ -190,8 +206,9 @@ def at_risk_customers(store: Store, settings: Settings, until: dt.date | None = 
     view = CustomerView(store, settings, _until(store, until, today))
     since = view.until - dt.timedelta(days=cs.lookback_days - 1)
     contacts = view.contacts(since=since - dt.timedelta(days=cs.repeat_window_days), until=view.until)
-    links, chains = view.repeats(contacts)
-    return rank_at_risk(timelines(contacts), links, chains, limit=limit, **view.risk_options(since))
+    by_customer = timelines(contacts)
+    links, chains = view.repeats(contacts, by_customer)
+    return rank_at_risk(by_customer, links, chains, limit=limit, **view.risk_options(since))
 
 
 def topic_outreach(store: Store, settings: Settings, topic_id: str, until: dt.date | None = None,
