@@ -108,15 +108,17 @@ def load_texts(shared: Path) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(reviews)), list(dict.fromkeys(chats))
 
 
-def day_records(reviews: list[str], chats: list[str], records: int, nights: int, seed: int) -> list[list[dict[str, Any]]]:
-    """``records`` rows spread evenly over ``nights`` days; about 1 in 3 texts gets a varying suffix."""
+def day_records(reviews: list[str], chats: list[str], records: int, nights: int, seed: int,
+                suffix_share: float = 0.33) -> list[list[dict[str, Any]]]:
+    """``records`` rows spread evenly over ``nights`` days; about ``suffix_share`` of the texts (1 in 3) get a
+    varying suffix (every text past the corpora's size does)."""
     rng = random.Random(seed)
     pool = [("review", t) for t in reviews] + [("chat", t) for t in chats]
     rng.shuffle(pool)
     days: list[list[dict[str, Any]]] = [[] for _ in range(nights)]
     for k in range(records):
         channel, text = pool[k % len(pool)]
-        if k >= len(pool) or rng.random() < 0.33:
+        if k >= len(pool) or rng.random() < suffix_share:
             text = text + SUFFIXES[rng.randrange(len(SUFFIXES))] + (str(k // len(pool)) if k >= len(pool) else "")
         day = FIRST_DAY + dt.timedelta(days=k % nights)
         at = dt.datetime.combine(day, dt.time(8 + rng.randrange(12), rng.randrange(60)))
@@ -144,16 +146,30 @@ def write_day(inbox: Path, day: dt.date, rows: list[dict[str, Any]]) -> None:
 
 
 # ---- measuring -----------------------------------------------------------------------------------------
-def instrument_stages(peak: PeakRss, log: list[dict[str, Any]]) -> Callable[[], None]:
-    """Wrap every registered stage so each call records its CPU s, wall s and peak RSS; returns an undo."""
+def instrument_stages(peak: PeakRss, log: list[dict[str, Any]], profile: Path | None = None,
+                      profile_stages: frozenset[str] = frozenset()) -> Callable[[], None]:
+    """Wrap every registered stage so each call records its CPU s, wall s and peak RSS; returns an undo.
+    ``profile``: the stages named in ``profile_stages`` also run under cProfile, stats written to
+    ``<profile>-<stage>.pstats``."""
+    import cProfile
+
     from voc import pipeline
 
     originals = {n: s for n, s in pipeline.STAGES.items()}
     for name, st in originals.items():
         def wrapped(*a: Any, _fn: Any = st.fn, _name: str = name, **kw: Any) -> Any:
             peak.reset()
+            prof = cProfile.Profile(time.process_time) if profile is not None and _name in profile_stages else None
             with library_clock(_name) as lib, cpu_clock() as c:
-                result = _fn(*a, **kw)
+                if prof is not None:
+                    prof.enable()
+                try:
+                    result = _fn(*a, **kw)
+                finally:
+                    if prof is not None:
+                        prof.disable()
+            if prof is not None:
+                prof.dump_stats(f"{profile}-{_name}.pstats")
             row = {"stage": _name, **c, "peak_rss_mb": round(peak.peak, 1), "processed": result.processed,
                    "failed": result.failed, "skipped": result.skipped}
             if _name in LIBRARY_CALLS:
@@ -229,6 +245,33 @@ def library_costs(settings: Any, texts: list[str], embed_n: int) -> dict[str, fl
     return out
 
 
+def use_e5_cache(path: Path) -> dict[str, int]:
+    """Make the e5 embedder take its vectors from a precomputed :class:`voc.semantic.EmbeddingCache` (the exact
+    vectors it would compute) and run the model only for texts the file lacks; returns hit/miss counters."""
+    import numpy as np
+
+    from voc.semantic import embedders
+
+    cache = embedders.EmbeddingCache.load(path)
+    real = embedders.E5Embedder.embed
+    counts = {"cached": 0, "embedded": 0}
+
+    def embed(self: Any, texts: Any) -> Any:
+        if cache.embedder_name != self.name:
+            return real(self, texts)
+        keys = [t[: embedders.E5_MAX_CHARS] if t.strip() else "。" for t in texts]
+        found = [cache.get(k) for k in keys]
+        missing = sorted({k for k, v in zip(keys, found, strict=True) if v is None})
+        if missing:
+            cache.put(missing, real(self, missing))
+        counts["cached"] += len(keys) - len(missing)
+        counts["embedded"] += len(missing)
+        return np.stack([cache.get(k) for k in keys]) if keys else real(self, [])
+
+    embedders.E5Embedder.embed = embed
+    return counts
+
+
 def summarise(stage_log: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for row in stage_log:
@@ -274,7 +317,8 @@ def run_nights(args: argparse.Namespace, days: list[list[dict[str, Any]]], setti
             gc.collect()
             start_rss = rss_mb()
             stage_log: list[dict[str, Any]] = []
-            undo = instrument_stages(peak, stage_log)
+            profile = args.work / f"profile-night{k + 1}" if k + 1 in args.profile_nights else None
+            undo = instrument_stages(peak, stage_log, profile, frozenset(args.profile_stages.split(",")))
             now = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(2, 0), tzinfo=dt.UTC)
             try:
                 with cpu_clock() as c:
@@ -325,12 +369,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-memory", action="store_true",
                     help="skip voc.pipeline.runner.release_memory between nights (to measure what it gives back)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--profile-nights", type=lambda v: {int(x) for x in v.split(",") if x}, default=set(),
+                    help="nights (1-based, comma-separated) whose --profile-stages run under cProfile (<work>/profile-night*.pstats)")
+    ap.add_argument("--profile-stages", default="topics,report")
+    ap.add_argument("--suffix-share", type=float, default=0.33,
+                    help="share of texts given a varying suffix (0: every text as in the corpora, so --e5-cache holds it)")
+    ap.add_argument("--e5-cache", type=Path,
+                    help="precomputed e5 vectors (EmbeddingCache npz): the e5 embedder runs only for texts it lacks")
     ap.add_argument("--library-only", action="store_true", help=argparse.SUPPRESS)  # the fresh child process
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.library_only:  # cold caches, models loaded before the clock starts; JSON on stdout
         reviews, chats = load_texts(args.shared)
-        sample = [r["text"] for rows in day_records(reviews, chats, args.records, args.nights, args.seed) for r in rows]
+        sample = [r["text"] for rows in day_records(reviews, chats, args.records, args.nights, args.seed, args.suffix_share) for r in rows]
         settings = settings_for(args.work, args.work / "inbox", args.db_url, args.embedder)
         print(json.dumps(library_costs(settings, sample[: args.library_n], args.embed_n)))
         return 0
@@ -340,8 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True)
     inbox = args.work / "inbox"
     reviews, chats = load_texts(args.shared)
-    days = day_records(reviews, chats, args.records, args.nights, args.seed)
+    days = day_records(reviews, chats, args.records, args.nights, args.seed, args.suffix_share)
     settings = settings_for(args.work, inbox, args.db_url, args.embedder)
+    e5_counts = use_e5_cache(args.e5_cache) if args.e5_cache else None
     peak = PeakRss()
     result: dict[str, Any] = {"records": args.records, "nights": args.nights, "distinct_corpus_texts": len(reviews) + len(chats),
                               "embedder": args.embedder, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
@@ -356,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         result["per_stage"] = summarise([s for n in result["nights"] for s in n["stages"]])
         total_cpu = sum(n["cpu_s"] for n in result["nights"])
         result["records_per_cpu_s"] = round(args.records / total_cpu, 2) if total_cpu else None
+    if e5_counts is not None:
+        result["e5_cache"] = {"path": str(args.e5_cache), **e5_counts}
     result["ingest_unchanged"] = reingest(settings, peak)
     print(f"re-ingest of the unchanged inbox: {result['ingest_unchanged']}", flush=True)
     if args.library_n:  # in a fresh process: this one's memos are warm with these very texts

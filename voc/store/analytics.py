@@ -58,8 +58,10 @@ class AnalyticsStore:
         out: dict[str, np.ndarray] = {}
         with self.db.session() as s:
             for chunk in _chunks(list(keys)):
-                for row in s.scalars(select(EmbeddingRow).where(EmbeddingRow.key.in_(list(chunk)))):
-                    out[keys[row.key]] = np.frombuffer(row.vector, dtype="<f4").copy()
+                # two columns, not ORM objects: a night looks up tens of thousands (issue 22)
+                for key, vector in s.execute(select(EmbeddingRow.key, EmbeddingRow.vector)
+                                             .where(EmbeddingRow.key.in_(list(chunk)))):
+                    out[keys[key]] = np.frombuffer(vector, dtype="<f4").copy()
         return out
 
     def cached_texts(self, model: str, texts: Sequence[str]) -> set[str]:
