@@ -138,6 +138,16 @@ def report(meta: str, store: str, dag_id: str, run_id: str, day: str, calls_csv:
     for host, n in sorted(all_hosts.items()):
         print(f"  {host:<30} {n}")
 
+    embeds = [t for t in tis if t[0] == "embed" and t[1] >= 0]
+    if embeds:
+        starts = [t[7] for t in embeds if t[7]]
+        ends = [t[8] for t in embeds if t[8]]
+        span = (max(ends) - min(starts)).total_seconds() if starts and ends else float("nan")
+        print(f"\n== mapped embed tasks: {len(embeds)}; first start -> last end {span:.1f} s; "
+              f"task durations summed {sum(t[9] or 0 for t in embeds):.1f} s")
+        for host, n in sorted(Counter(t[4] or "-" for t in embeds).items()):
+            print(f"  {host:<30} {n}")
+
     if airflow_home:
         print_model_loads(airflow_home, dag_id, run_id, mapped)
 

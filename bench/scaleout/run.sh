@@ -8,7 +8,9 @@
 # Settings (environment): VOC_SCALEOUT_PG (server URL, default postgresql://postgres@127.0.0.1:5432),
 # VOC_SCALEOUT_META_DB / VOC_SCALEOUT_STORE_DB (dropped and recreated!), VOC_SCALEOUT_BROKER
 # (default redis://127.0.0.1:6379/11), VOC_SCALEOUT_DATE (business date, default 2026-11-20: 9 calls),
-# VOC_SCALEOUT_BATCH_CALLS (calls per mapped task, default 1), VOC_SCALEOUT_TIMEOUT (DAG run, default 900 s).
+# VOC_SCALEOUT_BATCH_CALLS (calls per mapped task, default 1), VOC_SCALEOUT_TIMEOUT (DAG run, default 900 s),
+# VOC_SCALEOUT_WORKERS (how many Celery workers, default 2), VOC_SCALEOUT_INBOX (default demo/inbox; embed_inbox.py
+# builds one for timing the mapped embed tasks), VOC_SCALEOUT_EMBED_BATCH (items per mapped embed task, default 500).
 set -euo pipefail
 
 T0=$(date +%s)
@@ -22,6 +24,9 @@ BROKER=${VOC_SCALEOUT_BROKER:-redis://127.0.0.1:6379/11}
 DAY=${VOC_SCALEOUT_DATE:-2026-11-20}
 RUN_TIMEOUT=${VOC_SCALEOUT_TIMEOUT:-900}
 KEEP=${VOC_SCALEOUT_KEEP:-0}
+INBOX=${VOC_SCALEOUT_INBOX:-$REPO/demo/inbox}
+NWORKERS=${VOC_SCALEOUT_WORKERS:-2}
+WORKERS=$(seq -s ' ' -f 'w%g' 1 "$NWORKERS")
 DAG=voc_nightly
 RUN_ID="scaleout__${DAY}__$(date -u +%Y%m%dT%H%M%S)"
 QUEUE="voc_scaleout_$$"   # a queue of our own, so that nothing else on the broker takes our tasks
@@ -193,10 +198,11 @@ export AIRFLOW__VOC__RETRY_DELAY_SECONDS=5
 # voc's own settings, read by the tasks on the workers.
 export VOC_CONFIG=$REPO/demo/voc.yaml
 export VOC_DATABASE_URL=$SA_PG/$STORE_DB
-export VOC_INBOX=$REPO/demo/inbox
+export VOC_INBOX=$INBOX
 export VOC_EXPORTS_DIR=$WORK/exports
 export VOC_MODELS_DIR=$REPO/voc-data/models
 export VOC_ASR__BATCH_CALLS=${VOC_SCALEOUT_BATCH_CALLS:-1}
+[[ -n ${VOC_SCALEOUT_EMBED_BATCH:-} ]] && export AIRFLOW__VOC__EMBED_BATCH_ITEMS=$VOC_SCALEOUT_EMBED_BATCH
 export VOC_SCALEOUT_META_DSN=$PG/$META_DB
 export VOC_SCALEOUT_STORE_DSN=$PG/$STORE_DB
 cd "$WORK"
@@ -206,25 +212,24 @@ log "airflow db migrate"
 "$BIN/airflow" pools set voc_asr 2 "ASR model slots: one per worker" >/dev/null
 
 # ---- Airflow components and two Celery workers ---------------------------------------------------
-log "starting api-server (:$PORT), scheduler, dag-processor, Celery workers w1 and w2 (queue $QUEUE)"
+log "starting api-server (:$PORT), scheduler, dag-processor, Celery workers $WORKERS (queue $QUEUE)"
 start api-server "$BIN/airflow" api-server --port "$PORT" --host 127.0.0.1 --workers 1
 start scheduler "$BIN/airflow" scheduler
 start dag-processor "$BIN/airflow" dag-processor
-for w in w1 w2; do
+for w in $WORKERS; do
     start "$w" env VOC_SCALEOUT_WORKER="$w" PYTHONPATH="$REPO/bench/scaleout${PYTHONPATH:+:$PYTHONPATH}" \
         AIRFLOW__CORE__HOSTNAME_CALLABLE=worker_host.hostname \
         "$BIN/airflow" celery worker --celery-hostname "$w@%h" --queues "$QUEUE" --concurrency 1 --skip-serve-logs
 done
 
-log "voc init + ingest demo/inbox into $STORE_DB"
+log "voc init + ingest $INBOX into $STORE_DB"
 "$BIN/voc" --config "$VOC_CONFIG" init
-"$BIN/voc" --config "$VOC_CONFIG" ingest "$REPO/demo/inbox"
+"$BIN/voc" --config "$VOC_CONFIG" ingest "$INBOX"
 
 check_alive
 "$PY" "$REPO/bench/scaleout/check.py" wait-dag "$DAG" --timeout 180
 wait_for_http "http://127.0.0.1:$PORT/api/v2/monitor/health" 180
-wait_for_log w1 "ready" 180
-wait_for_log w2 "ready" 180
+for w in $WORKERS; do wait_for_log "$w" "ready" 180; done
 T_READY=$(date +%s)
 log "cluster ready after $((T_READY - T0)) s; unpausing $DAG and triggering run $RUN_ID for business date $DAY"
 "$BIN/airflow" dags unpause "$DAG" >/dev/null
@@ -234,4 +239,4 @@ WATCH=$(for i in "${!PIDS[@]}"; do printf '%s=%s,' "${NAMES[$i]}" "${PIDS[$i]}";
 "$PY" "$REPO/bench/scaleout/check.py" wait-run "$DAG" "$RUN_ID" --timeout "$RUN_TIMEOUT" --watch "$WATCH"
 log "DAG run finished after $(($(date +%s) - T_READY)) s"
 "$PY" "$REPO/bench/scaleout/check.py" report "$DAG" "$RUN_ID" --date "$DAY" \
-    --calls-csv "$REPO/demo/inbox/calls.csv" --workers w1,w2
+    --calls-csv "$INBOX/calls.csv" --workers "${WORKERS// /,}"
