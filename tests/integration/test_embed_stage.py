@@ -127,6 +127,12 @@ def test_the_keys_are_what_each_job_looks_up(env, counting):
     assert job_texts("qa", call, utts[call.id], settings) == agent_sentences(utts[call.id]) == [
         "您好，很高兴为您服务。", "请问有什么可以帮您？", "非常抱歉给您带来不便，我马上帮您安排师傅上门。"]
     assert job_texts("qa", docs[0][0], [], settings) == [] or docs[0][0].channel.value == "call"
+    # routing shares topics' cut key only where the cut changes no vector (e5 reads 512 characters); another
+    # routing embedder keeps the whole text
+    other = settings.model_copy(update={"routing": settings.routing.model_copy(update={"embedder": "sentence-transformers"})})
+    long_item = next(i for i in items if i.external_id == "T0")
+    assert job_texts("routing", long_item, [], other) == [LONG.strip()]
+    assert job_texts("topics", long_item, [], other) == [LONG.strip()[:512]]
     with pytest.raises(ValueError, match="unknown embedding job"):
         job_texts("sentimentx", call, [], settings)
 

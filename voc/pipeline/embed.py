@@ -4,7 +4,7 @@ vector cache, before those jobs run (``text → embed → sentiment → qa → t
 :func:`job_texts` is the one statement of which texts of an item each job embeds, exactly as the job looks them up
 (embedder name + text is the cache key): the topics stage (complaint texts), routing (service types, finding routes)
 and repeat linking (contact texts), the QA step model (the agents' sentences) and an e5-based sentiment scorer. Those jobs take their texts
-through the same helpers (:func:`embed_key`, :func:`agent_sentences`), so after this stage they find every vector in
+through the same helpers (:func:`embed_key`, :func:`contact_key`, :func:`agent_sentences`, :func:`sentiment_texts`), so after this stage they find every vector in
 the cache and embed nothing (tests/integration/test_embed_stage.py counts the embedder calls). The jobs keep
 embedding what they miss (a rerun of one stage alone, texts of earlier nights), so the stage is an optimisation and a
 unit of scale-out — the nightly DAG maps it over batches of items like transcription — not a precondition.
@@ -36,9 +36,20 @@ PLAN_BATCH = 500  # items per mapped Airflow task (``[voc] embed_batch_items``)
 
 def embed_key(text: str, settings: Settings) -> str:
     """The form of a contact's text that is embedded and cached (topics, routing, repeat links): its first
-    ``limits.embed_max_chars`` characters. The e5 embedder reads no further itself (``E5_MAX_CHARS`` = 512), so at the
-    default the cut changes no vector; it only makes topics and routing ask for the same key."""
+    ``limits.embed_max_chars`` characters (e5 reads no further itself: ``E5_MAX_CHARS`` = 512)."""
     return text[: settings.limits.embed_max_chars]
+
+
+def contact_key(text: str, settings: Settings) -> str:
+    """The form of a contact's text that routing and repeat linking embed and cache: cut like topics'
+    (:func:`embed_key`) when the routing embedder reads no further than that cut anyway (e5 reads its first
+    ``E5_MAX_CHARS``), so both jobs share one vector per text with no vector changed; whole for any other embedder,
+    whose vector the cut could change."""
+    from voc.semantic.embedders import E5_MAX_CHARS
+
+    if settings.routing.embedder == "e5" and settings.limits.embed_max_chars >= E5_MAX_CHARS:
+        return embed_key(text, settings)
+    return text
 
 
 def agent_sentences(utterances: Sequence[Utterance]) -> list[str]:
@@ -63,8 +74,8 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
     * ``topics``: the complaint text (:func:`voc.topics.complaints.complaint_text`, stripped, cut by
       :func:`embed_key`) of every contact long enough to be a complaint; whether it is one needs tonight's sentiment,
       so each candidate is embedded (routing asks for the same text anyway).
-    * ``routing``: what the contact is about (:func:`voc.routing.contact_text`, stripped, cut), empty ones included
-      (the service-type model embeds them too); repeat linking uses the same vectors.
+    * ``routing``: what the contact is about (:func:`voc.routing.contact_text`, stripped, :func:`contact_key`),
+      empty ones included (the service-type model embeds them too); repeat linking uses the same vectors.
     * ``qa``: a call's agent sentences (:func:`agent_sentences`), for the step model.
     * ``sentiment``: with an e5-based scorer (``sentiment.backend: e5-stack``), the head's e5 inputs of the texts it
       scores (:func:`sentiment_texts`; procedural turns are scored by rules, without the model); else none.
@@ -77,7 +88,7 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
     if job == "routing":
         from voc.routing import contact_text
 
-        return [embed_key(contact_text(item, utterances).strip(), settings)]
+        return [contact_key(contact_text(item, utterances).strip(), settings)]
     if job == "qa":
         return agent_sentences(utterances) if item.channel.value == "call" else []
     if job == "sentiment":

@@ -66,8 +66,8 @@ def routing_embedder(settings: Settings) -> Any:
 
 def routing_embed(store: Store | None, settings: Settings, write: bool = True) -> tuple[Any, str]:
     """The routing embedder as ``embed(texts)``: shipped example vectors first, then the store's cache (when given;
-    new vectors are added to it only when ``write``). Texts are looked up as :func:`voc.pipeline.embed.embed_key`
-    cuts them, the keys the embed stage and the topics stage use (same vectors: e5 reads no further)."""
+    new vectors are added to it only when ``write``). Texts are looked up as :func:`voc.pipeline.embed.contact_key`
+    forms them: with e5, cut like the topics stage's (same vectors: e5 reads no further), so both share them."""
     import numpy as np
 
     from voc.routing import SeededEmbed, default_embed
@@ -77,13 +77,13 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
         return None, ""
     if store is None:
         return default_embed(kind, settings.topics.st_model, settings.seed)
-    from voc.pipeline.embed import embed_key
+    from voc.pipeline.embed import contact_key
     from voc.pipeline.topics import embed_texts
 
     embedder = routing_embedder(settings)
 
     def read_only(texts: Sequence[str]) -> Any:
-        keys = [embed_key(t, settings) for t in texts]
+        keys = [contact_key(t, settings) for t in texts]
         cached = store.cached_embeddings(embedder.name, keys)
         missing = sorted({t for t in keys if t not in cached})
         if missing:
@@ -91,7 +91,7 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
         return np.stack([cached[t] for t in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
 
     def writing(texts: Sequence[str]) -> Any:
-        return embed_texts(store, embedder, [embed_key(t, settings) for t in texts])[0]
+        return embed_texts(store, embedder, [contact_key(t, settings) for t in texts])[0]
 
     return SeededEmbed(writing if write else read_only, embedder.name), embedder.name
 
