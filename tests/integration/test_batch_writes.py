@@ -170,3 +170,21 @@ def test_service_types_are_written_in_one_statement(store):
     with store.db.session() as s:
         got = dict(s.execute(select(InteractionRow.id, InteractionRow.service_type)).all())
     assert got == {"chat-0": "complaint", "chat-1": None, "chat-2": "inquiry"}
+
+
+def test_embed_batches_write_vectors_and_marks_in_one_transaction(store):
+    """The embed stage's batch on SQLite and PostgreSQL: vectors per embedder (a text cached already is kept as it
+    was) and the items' status in one transaction; cached_texts reads keys only."""
+    import numpy as np
+
+    items = _texts(store, 3)
+    first = np.eye(3, 4, dtype=np.float32)
+    store.write_embeddings("embed", {"m": (["甲", "乙", "甲"], np.vstack([first[:2], first[:1]]))}, [items[0].id])
+    store.write_embeddings("embed", {"m": (["乙", "丙"], np.ones((2, 4), dtype=np.float32)),
+                                     "other": (["甲"], np.ones((1, 4), dtype=np.float32))},
+                           [items[1].id], [(items[2].id, "RuntimeError: unreadable")])
+    assert store.cached_texts("m", ["甲", "乙", "丙", "丁"]) == {"甲", "乙", "丙"}
+    got = store.cached_embeddings("m", ["乙", "丙"])
+    assert got["乙"].tolist() == first[1].tolist()  # written by the first batch, not replaced
+    assert got["丙"].tolist() == [1.0] * 4 and store.cached_texts("other", ["甲", "乙"]) == {"甲"}
+    assert _status(store, "embed") == {items[0].id: "done", items[1].id: "done", items[2].id: "failed"}
