@@ -2,12 +2,13 @@
 vector cache, before those jobs run (``text → embed → sentiment → qa → topics → routing → report``).
 
 :func:`job_texts` is the one statement of which texts of an item each job embeds, exactly as the job looks them up
-(embedder name + text is the cache key): the topics stage (complaint texts), routing (service types, finding routes)
-and repeat linking (contact texts), the QA step model (the agents' sentences) and an e5-based sentiment scorer. Those jobs take their texts
-through the same helpers (:func:`embed_key`, :func:`contact_key`, :func:`agent_sentences`, :func:`sentiment_texts`), so after this stage they find every vector in
-the cache and embed nothing (tests/integration/test_embed_stage.py counts the embedder calls). The jobs keep
-embedding what they miss (a rerun of one stage alone, texts of earlier nights), so the stage is an optimisation and a
-unit of scale-out — the nightly DAG maps it over batches of items like transcription — not a precondition.
+(embedder name + text is the cache key): the topics stage (complaint texts), routing (service types, finding
+routes) and repeat linking (contact texts), the QA step model (the agents' sentences) and an e5-based sentiment
+scorer. Those jobs take their texts through the same helpers (:func:`embed_key`, :func:`contact_key`,
+:func:`agent_sentences`, :func:`sentiment_texts`), so after this stage they find every vector in the cache and embed
+nothing (tests/integration/test_embed_stage.py counts the embedder calls). The jobs keep embedding what they miss (a
+rerun of one stage alone, texts of earlier nights), so the stage is an optimisation and a unit of scale-out — the
+nightly DAG maps it over batches of items like transcription — not a precondition.
 
 Each job keeps its configured embedder; jobs whose embedders share a name share the vectors (topics and routing both
 use e5 by default: one vector per contact text). A backend fitted per night (``topics.embedder: tfidf``) cannot be
@@ -35,8 +36,8 @@ PLAN_BATCH = 500  # items per mapped Airflow task (``[voc] embed_batch_items``)
 
 
 def embed_key(text: str, settings: Settings) -> str:
-    """The form of a contact's text that is embedded and cached (topics, routing, repeat links): its first
-    ``limits.embed_max_chars`` characters (e5 reads no further itself: ``E5_MAX_CHARS`` = 512)."""
+    """The form of a complaint text that the topics stage embeds and caches: its first ``limits.embed_max_chars``
+    characters (e5 reads no further itself: ``E5_MAX_CHARS`` = 512)."""
     return text[: settings.limits.embed_max_chars]
 
 
