@@ -69,10 +69,12 @@ class TextSettings(_Section):
 
 class SentimentSettings(_Section):
     backend: Literal["auto", "model", "e5-stack", "lexicon", "snownlp", "sentence-transformers"] = Field(
-        "auto", description="auto/model: shipped calibrated n-gram + lexicon model (hashlr+lex, picked by worst leave-one-domain-out accuracy); "
-                            "e5-stack: that model stacked with an e5 head (+0.6 worst-domain / +1.0 unseen-category accuracy points, "
-                            "but only ~6-10 texts/s on 2 CPU cores; see bench/sentiment); lexicon; snownlp; sentence-transformers")
-    model_path: Path | None = Field(None, description="trained scorer artifact (e5-stack: the head npz); default: the one shipped in voc/sentiment")
+        "auto", description="auto = e5-stack: the shipped calibrated n-gram + lexicon model (hashlr+lex) stacked with a logistic head on "
+                            "e5 vectors (hashlr+lex+e5), picked by worst leave-one-domain-out and unseen-category accuracy (bench/sentiment); "
+                            "the e5 vectors come from the store's embedding cache (one per text per night, shared with topics/routing) "
+                            "or are embedded batched (~10-20 texts/s on 2 CPU cores); model: the n-gram + lexicon model alone "
+                            "(~1,600 texts/s, no e5; also what auto means with a model_path); lexicon; snownlp; sentence-transformers")
+    model_path: Path | None = Field(None, description="trained scorer artifact (model: the n-gram npz; e5-stack: the head npz); default: the one shipped in voc/sentiment")
     st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
     negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")
     positive_threshold: float = Field(0.35, description="utterance score above this counts as positive")

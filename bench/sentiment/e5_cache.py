@@ -60,6 +60,68 @@ def cached_vectors(tag: str, texts: Sequence[str], max_chars: int = MAX_CHARS, c
     return out
 
 
+SHARED_CACHE = Path("/work/e5cache/e5-query.npz")  # every shared text's e5 vectors in several forms (see --help)
+FORMS = ("cut", "clip", "raw", "cut128")
+
+
+def form_of(text: str, form: str) -> str:
+    """The string embedded for ``text`` in a cut form: 'cut' (first 512 chars: E5Embedder's input and the store
+    cache's key, what heads with text_form 'cut' read), 'clip' (128-char head+tail, older heads), 'raw', 'cut128'."""
+    from voc.sentiment.e5 import clip_text, cut_text
+
+    if form == "cut":
+        return cut_text(text)
+    if form == "clip":
+        return clip_text(text)
+    if form == "cut128":
+        return text[:128]
+    if form == "raw":
+        return text
+    raise ValueError(f"e5 text form {form!r}: expected one of {', '.join(FORMS)}")
+
+
+def shared_vectors(texts: Sequence[str], form: str, path: Path = SHARED_CACHE, compute: bool = True) -> np.ndarray | None:
+    """(len(texts), 384) vectors of ``form_of(text, form)`` from a voc.semantic EmbeddingCache npz (the
+    precomputed e5 'query:' vectors of E5Embedder); inputs it lacks are embedded here (or None if not ``compute``)."""
+
+    if not Path(path).is_file():
+        return None
+    cache = _load_shared(str(path))
+    inputs = [form_of(t, form) for t in texts]
+    missing = sorted({t for t in inputs if t not in cache})
+    extra = CACHE / f"shared-extra-{_key(missing, 0)}.npz"  # what the shared cache lacked, embedded here once
+    if missing and extra.is_file():
+        from voc.semantic import EmbeddingCache
+
+        have = EmbeddingCache.load(extra)
+        cache.put(missing, np.stack([have.get(t) for t in missing]))
+    elif missing:
+        if not compute:
+            return None
+        log.info("e5 %s: %d of %d inputs not in %s, embedding them", form, len(missing), len(set(inputs)), path)
+        from voc.semantic import EmbeddingCache
+        from voc.sentiment.e5 import embed_inputs
+
+        vectors = embed_inputs(missing)
+        cache.put(missing, vectors)
+        side = EmbeddingCache(cache.embedder_name, cache.dim)
+        side.put(missing, vectors)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        side.save(extra)
+    return np.stack([cache.get(t) for t in inputs]).astype(np.float32)
+
+
+_SHARED: dict[str, object] = {}
+
+
+def _load_shared(path: str):
+    from voc.semantic import EmbeddingCache
+
+    if path not in _SHARED:
+        _SHARED[path] = EmbeddingCache.load(path)
+    return _SHARED[path]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)

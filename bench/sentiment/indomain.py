@@ -3,10 +3,11 @@
 3-fold out-of-fold accuracy per shared set, folds by text hash (duplicates share a fold), for
   - the default recipe (hashlr + lexicon stacker, label-balanced, C=32 as train.py chose),
   - the issue's baseline (sklearn char 1-3 + jieba word tf-idf, LR C=2) on the same folds,
-  - with --e5 (needs `e5_cache.py --datasets shopping` first): an e5 head on the shopping vectors and the
-    logistic stack (n-gram decision, e5 decision, lexicon) - the `e5-stack` option - on shopping only.
+  - with --e5 (vectors from the precomputed EmbeddingCache, e5_cache.py SHARED_CACHE): the e5 head (trained on all
+    three sets' training folds, balanced, C by inner CV) and the logistic stack (n-gram decision, e5 decision,
+    lexicon; fitted on out-of-fold features) - the `e5-stack` recipe; with --mlp also an MLP head and its stacks.
 Example (about 15 CPU-minutes here without --e5):
-    OMP_NUM_THREADS=1 .venv/bin/python bench/sentiment/indomain.py [--e5]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/sentiment/indomain.py [--e5 [--mlp] [--e5-form cut]] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e5_cache import cached_vectors  # noqa: E402
+from e5_cache import FORMS, SHARED_CACHE, shared_vectors  # noqa: E402
 from train import DEFAULT_CONFIG  # noqa: E402
 
 from voc.sentiment.lexicon import default_lexicon_scorer  # noqa: E402
-from voc.sentiment.train import balanced_weights, fit_calibrated_hashlr, load_corpora  # noqa: E402
+from voc.sentiment.train import balanced_weights, fit_calibrated_hashlr, fold_of, load_corpora  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "sentiment"
 NAMES = ("waimai", "hotel", "shopping")
@@ -53,26 +54,63 @@ def baseline_oof(texts: list[str], y: np.ndarray, folds: np.ndarray) -> np.ndarr
     return oof
 
 
-def e5_stack(corpus, y, folds, ngram, polarity) -> dict[str, float]:
+def _stack_oof(features: list[np.ndarray], y: np.ndarray, folds: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    """The logistic stacker's out-of-fold decisions: fitted on the other folds' (out-of-fold) features."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
 
-    x = cached_vectors("shopping", [r.text for r in corpus], compute=False)
-    if x is None:
-        raise SystemExit("no cached e5 vectors of shopping: run bench/sentiment/e5_cache.py --datasets shopping")
-    head = np.zeros(len(y))
+    z = np.column_stack(features)
+    out = np.zeros(len(y))
     for k in range(int(folds.max()) + 1):
         tr, te = folds != k, folds == k
-        head[te] = LogisticRegression(C=4.0, max_iter=3000).fit(x[tr], y[tr]).decision_function(x[te])
-    stacked = cross_val_predict(LogisticRegression(C=1e4, max_iter=1000), np.column_stack([ngram, head, polarity]),
-                                y, cv=5, method="decision_function")
-    return {"e5_head": float(((head >= 0) == y).mean()), "e5_stack": float(((stacked >= 0) == y).mean())}
+        out[te] = LogisticRegression(C=1e4, max_iter=1000).fit(z[tr], y[tr], sample_weight=sw[tr]).decision_function(z[te])
+    return out
+
+
+def e5_heads(x: np.ndarray, y: np.ndarray, folds: np.ndarray, inner_folds: np.ndarray, sw: np.ndarray,
+             mlp: bool) -> dict[str, np.ndarray]:
+    """Out-of-fold decisions of the e5 heads, each trained on all three sets' other folds (balanced weights):
+    the linear head with C from stack_e5.py's grid chosen by an inner 3-fold CV on each training part, and
+    (``mlp``) the one-hidden-layer MLP of lodo.py 'e5-mlp' (alpha 1e-3)."""
+    from sklearn.linear_model import LogisticRegression
+
+    grid = (1.0, 4.0, 16.0)  # stack_e5.py E5_GRID (lodo.py e5-head)
+    out = {"e5": np.zeros(len(y))}
+    if mlp:
+        out["e5-mlp"] = np.zeros(len(y))
+    chosen = []
+    for k in range(int(folds.max()) + 1):
+        tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+        inner = inner_folds[tr]  # by text hash with another seed: duplicates stay together
+        acc = {}
+        for c in grid:
+            hits = 0.0
+            for j in range(3):
+                a, b = tr[inner != j], tr[inner == j]
+                d = LogisticRegression(C=c, max_iter=3000).fit(x[a], y[a], sample_weight=sw[a]).decision_function(x[b])
+                hits += float(np.sum(sw[b] * ((d >= 0) == y[b])))
+            acc[c] = round(hits / sw[tr].sum(), 4)
+        best = max(grid, key=lambda c: (acc[c], -c))
+        chosen.append(best)
+        out["e5"][te] = LogisticRegression(C=best, max_iter=3000).fit(x[tr], y[tr], sample_weight=sw[tr]).decision_function(x[te])
+        if mlp:
+            from sklearn.neural_network import MLPClassifier
+
+            clf = MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, early_stopping=True, max_iter=200,
+                                n_iter_no_change=8, random_state=42).fit(x[tr], y[tr], sample_weight=sw[tr])
+            p = np.clip(clf.predict_proba(x[te])[:, 1], 1e-6, 1 - 1e-6)
+            out["e5-mlp"][te] = np.log(p / (1 - p))
+    print(f"e5 head C per fold: {chosen}", file=sys.stderr)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=DATA)
-    ap.add_argument("--e5", action="store_true", help="also the e5 head and stack on shopping (cached vectors)")
+    ap.add_argument("--e5", action="store_true", help="also the e5 heads and stacks (vectors from --e5-cache)")
+    ap.add_argument("--e5-form", default="cut", choices=FORMS, help="e5 text form ('cut': what the shipped head reads)")
+    ap.add_argument("--e5-cache", type=Path, default=SHARED_CACHE)
+    ap.add_argument("--mlp", action="store_true", help="with --e5: also the MLP head and its stacks")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the tf-idf baseline (minutes of CPU)")
     args = ap.parse_args(argv)
     corpora = load_corpora(args.data_dir, 42, NAMES)
     rows = [r for n in NAMES for r in corpora[n]]
@@ -83,16 +121,28 @@ def main(argv: list[str] | None = None) -> int:
     a, b = cv.model.calibration
     polarity = np.asarray(default_lexicon_scorer().score(texts))
     stacked = a * cv.oof_decision + cv.model.lexicon_weight * polarity + b
-    base = baseline_oof(texts, y, cv.folds)
+    decisions = {"default_raw": cv.oof_decision, "default": stacked}
+    if not args.no_baseline:
+        decisions["tfidf_lr"] = baseline_oof(texts, y, cv.folds)
+    if args.e5:
+        x = shared_vectors(texts, args.e5_form, args.e5_cache)
+        if x is None:
+            raise SystemExit(f"{args.e5_cache}: no e5 vector cache")
+        sw = balanced_weights(y, ds)
+        inner = np.array([fold_of(t, 3, 43) for t in texts])
+        heads = e5_heads(x, y, cv.folds, inner, sw, args.mlp)
+        decisions["e5_head"] = heads["e5"]
+        decisions["e5_stack"] = _stack_oof([cv.oof_decision, heads["e5"], polarity], y, cv.folds, sw)
+        if args.mlp:
+            decisions["e5_mlp"] = heads["e5-mlp"]
+            decisions["e5_mlp_stack"] = _stack_oof([cv.oof_decision, heads["e5-mlp"], polarity], y, cv.folds, sw)
+            decisions["e5_both_stack"] = _stack_oof([cv.oof_decision, heads["e5"], heads["e5-mlp"], polarity], y,
+                                                    cv.folds, sw)
     out = {}
     for n in NAMES:
         m = ds == n
-        out[n] = {"default_raw": float(((cv.oof_decision[m] >= 0) == y[m]).mean()),
-                  "default": float(((stacked[m] >= 0) == y[m]).mean()),
-                  "tfidf_lr": float(((base[m] >= 0) == y[m]).mean()), "n": int(m.sum())}
-    if args.e5:
-        m = ds == "shopping"
-        out["shopping"].update(e5_stack(corpora["shopping"], y[m], cv.folds[m], cv.oof_decision[m], polarity[m]))
+        out[n] = {k: round(float(((d[m] >= 0) == y[m]).mean()), 4) for k, d in decisions.items()}
+        out[n]["n"] = int(m.sum())
     print(json.dumps(out, indent=1))
     return 0
 

