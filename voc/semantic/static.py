@@ -142,7 +142,7 @@ def save_table(path: Path, words: Sequence[str], vectors: np.ndarray, weights: n
 
 def build_static(vocab: Sequence[str], out_dir: str | Path, dim: int = 256, progress: Progress | None = None,
                  weighting: str = "sif", raw: np.ndarray | None = None,
-                 shares: dict[str, float] | None = None) -> Path:
+                 shares: dict[str, float] | None = None, sif_a: float = SIF_A) -> Path:
     """Distil the table for ``vocab`` into ``out_dir``/e5-static.npz (or into ``out_dir`` itself where it names an
     .npz file); ``raw`` reuses precomputed e5 vectors of ``vocab`` (the benchmarks build several tables);
     ``shares`` are corpus shares of words jieba lacks (:func:`corpus_words`), for their weights."""
@@ -153,9 +153,9 @@ def build_static(vocab: Sequence[str], out_dir: str | Path, dim: int = 256, prog
         raw = embed_words(words, progress=progress)
     meta = {"source": SOURCE_MODEL, "vocab_size": len(words),
             "dim": min(dim, raw.shape[1]), "build_version": BUILD_VERSION, "weighting": weighting,
-            "sif_a": SIF_A, "corpus_words": len(shares or {})}
+            "sif_a": sif_a, "corpus_words": len(shares or {})}
     out = Path(out_dir) if str(out_dir).endswith(".npz") else Path(out_dir) / TABLE_FILE
-    return save_table(out, words, reduce(raw, dim), word_weights(words, weighting, shares=shares), meta)
+    return save_table(out, words, reduce(raw, dim), word_weights(words, weighting, sif_a, shares), meta)
 
 
 # ------------------------------------------------------------------------------------------------ embedding
