@@ -126,3 +126,27 @@ def test_safe_attributes_strip_contact_data():
              "tel": "021-12345678", "product": "X3空调", "note": f"回电 {PHONE}", "batch": "B2311"}
     safe = safe_attributes(attrs)
     assert set(safe) == {"product", "note", "batch"} and PHONE not in safe["note"]
+
+
+def test_only_the_vectors_find_repeats_may_compare_are_needed():
+    """The report looks up vectors of ``text_candidates`` only (issue 22): the links are the same as with every
+    repeat candidate's vector, on random timelines of topics, praise, products, orders and texts."""
+    import random
+
+    import numpy as np
+
+    from voc.customers.repeats import repeat_candidates, text_candidates
+
+    rng = random.Random(4)
+    contacts = [contact(f"i{k}", f"C{rng.randrange(40)}", day(1 + rng.randrange(28)),
+                        topic_id=rng.choice([None, None, "T1", "T2"]),
+                        service_type=rng.choice([None, "repair", "praise", "complaint"]),
+                        attributes=rng.choice([{}, {"product": "X3"}, {"order_id": f"O{rng.randrange(3)}"}]))
+                for k in range(300)]
+    vectors = {c.interaction_id: v / np.linalg.norm(v) for c in contacts for v in [np.random.default_rng(
+        int(c.interaction_id[1:])).normal(size=8)]}
+    some = text_candidates(contacts)
+    assert some < repeat_candidates(contacts)
+    full = find_repeats(contacts, vectors=vectors, text_similarity=0.2)
+    assert any(link.match.startswith("text") for link in full.values())
+    assert find_repeats(contacts, vectors={k: vectors[k] for k in some}, text_similarity=0.2) == full

@@ -97,6 +97,25 @@ def repeat_candidates(contacts: Iterable[Contact], window_days: int = 7, *,
     return out
 
 
+def text_candidates(contacts: Iterable[Contact], window_days: int = 7, *,
+                    by_customer: Mapping[str, Sequence[Contact]] | None = None) -> set[str]:
+    """The repeat candidates whose texts :func:`find_repeats` may compare: both contacts of a pair within the window
+    where neither is praise and not both have a topic (the topic decides those pairs). Usually a small part of
+    :func:`repeat_candidates`, so callers look up far fewer vectors; a superset of what is compared, so the links
+    are the same."""
+    out: set[str] = set()
+    for timeline in (timelines(contacts) if by_customer is None else by_customer).values():
+        for j, later in enumerate(timeline):
+            if later.service_type == "praise":
+                continue
+            for earlier in reversed(timeline[:j]):
+                if (later.business_date - earlier.business_date).days > window_days:
+                    break
+                if earlier.service_type != "praise" and not (later.topic_id and earlier.topic_id):
+                    out.update((later.interaction_id, earlier.interaction_id))
+    return out
+
+
 def find_repeats(
     contacts: Iterable[Contact],
     window_days: int = 7,

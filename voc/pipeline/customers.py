@@ -106,19 +106,27 @@ def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *
                     by_customer: Mapping[str, list[Contact]] | None = None,
                     texts: Mapping[str, str | None] | None = None) -> dict[str, np.ndarray]:
     """Centred unit sentence vectors of the contacts that have another contact of the same customer within the repeat
-    window (only those need comparing), from the routing embedder through the store's cache; {} without one.
+    window (only those need comparing; with the embedder's shipped reference centre, only those whose texts
+    :func:`voc.customers.repeats.text_candidates` says may be compared), from the routing embedder through the
+    store's cache; {} without one.
 
     ``texts``: text contacts' bodies already read (:attr:`CustomerView.texts`), so only calls (their customer turns)
     and contacts missing there are read again; ``by_customer``: ``timelines(contacts)``."""
-    from voc.customers.repeats import repeat_candidates
+    from voc.customers.repeats import repeat_candidates, text_candidates
     from voc.pipeline.routing import contact_texts, reference_mean, routing_embed
 
-    ids = sorted(repeat_candidates(contacts, settings.customers.repeat_window_days, by_customer=by_customer))
+    window = settings.customers.repeat_window_days
+    ids = sorted(repeat_candidates(contacts, window, by_customer=by_customer))
     if not ids:
         return {}
     embed, name = routing_embed(store, settings, write=write)
     if embed is None:
         return {}
+    centre = reference_mean(name)
+    if centre is not None:  # a fixed centre: only the vectors find_repeats may compare are needed
+        ids = sorted(text_candidates(contacts, window, by_customer=by_customer))
+        if not ids:
+            return {}
     known = texts or {}
     # contact_text of a text contact is its body (voc.routing.contact_text); calls need their utterances
     texts = {i: (known[i] or "").strip() for i in ids if i in known}
@@ -130,8 +138,7 @@ def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *
         return {}
     keys = sorted(texts)
     matrix = np.asarray(embed([texts[k] for k in keys]), dtype=np.float32)
-    centre = reference_mean(name)
-    if centre is None:  # another embedder: centre on these contacts themselves
+    if centre is None:  # another embedder: centre on these contacts themselves (all repeat candidates)
         centre = matrix.mean(axis=0) if len(keys) >= 20 else np.zeros(matrix.shape[1], dtype=np.float32)
     matrix = matrix - centre
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
