@@ -86,6 +86,8 @@ class TopicSettings(_Section):
     st_model: str | None = Field(None, description="sentence-transformers model name or local path (production: a Chinese model)")
     static_table: Path | None = Field(None, description="the e5-static embedder's word table (npz); None = voc-data/models/e5-static/e5-static.npz (build: voc models distill)")
     reduce_dim: int = Field(10, ge=0, description="PCA/UMAP target dimensions before HDBSCAN; 0 = none")
+    reducer: Literal["pca", "umap"] = Field("pca", description="nightly: how the residue is reduced to reduce_dim before HDBSCAN (umap: umap-learn, cosine, min_dist 0, 15 neighbours, seeded; PCA below 30 documents or when umap-learn is not importable)")
+    fit_reducer: Literal["pca", "umap"] = Field("pca", description="`voc topics fit`: PCA to 10 dimensions or UMAP to 5 before HDBSCAN (bench/topics/README.md: PCA measured better on the shared sets)")
     min_cluster_size: int = Field(8, ge=2)
     min_samples: int | None = Field(2, description="HDBSCAN min_samples (None = min_cluster_size)")
     assign_threshold: float = Field(0.94, description="raw cosine to a topic centroid to join it, used while the registry's centred space is not calibrated yet or with centre off (e5 raw similarities are compressed near 1)")

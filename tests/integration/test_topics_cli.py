@@ -118,7 +118,8 @@ def _fit_file(tmp_path):
 
 
 def _check_fit(data, lines) -> dict[str, Counter]:
-    assert set(data) == {"topics", "assignments"} and len(data["assignments"]) == len(lines)
+    assert set(data) == {"topics", "assignments", "options"} and len(data["assignments"]) == len(lines)
+    assert data["options"]["reducer"] in ("pca", "umap") and data["options"]["min_cluster_size"] >= 2
     assert data["assignments"][5] == data["assignments"][6] == -1
     sizes = Counter(a for a in data["assignments"] if a != -1)
     assert {t["id"]: t["size"] for t in data["topics"]} == dict(sizes)
@@ -157,6 +158,18 @@ def test_fit_default_e5_separates_the_themes(tmp_path) -> None:
     assert len({c.most_common(1)[0][0] for c in by_theme.values()}) == len(THEMES)
     human = _run(env, ["topics", "fit", "--file", str(path)])
     assert human.exit_code == 0 and f"{data['assignments'][0]}\t{lines[0]}" in human.stdout
+
+
+def test_fit_with_umap_is_repeatable(tmp_path) -> None:
+    pytest.importorskip("umap")
+    path, lines = _fit_file(tmp_path)
+    env = {"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}", "VOC_TOPICS__EMBEDDER": "tfidf",
+           "VOC_TOPICS__MIN_CLUSTER_SIZE": "5", "VOC_TOPICS__FIT_REDUCER": "umap"}
+    data = _json(env, ["topics", "fit", "--file", str(path), "--json"])
+    by_theme = _check_fit(data, lines)
+    assert data["options"]["reducer"] == "umap" and data["options"]["reduce_dim"] == 5
+    assert len({c.most_common(1)[0][0] for c in by_theme.values()} - {-1}) >= 3
+    assert _json(env, ["topics", "fit", "--file", str(path), "--json"]) == data  # fixed seed, same topics
 
 
 def test_fit_missing_file_is_a_usage_error(tmp_path) -> None:

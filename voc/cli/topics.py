@@ -156,8 +156,9 @@ def topics_fit(
 ) -> None:
     """Ad-hoc topics of a text file: a fresh registry fitted on its lines (the store is not touched).
 
-    --json: {"topics": [{"id", "label", "size"}], "assignments": [topic id or -1 per input line]};
-    empty lines and lines left as noise get -1.
+    --json: {"topics": [{"id", "label", "size"}], "assignments": [topic id or -1 per input line], "options": how
+    it was clustered (reducer pca/umap, reduce_dim, min_cluster_size, ...)}; empty lines and lines left as noise get -1.
+    Reduction: topics.fit_reducer (pca, or umap: ~10 s more the first time in a process).
     """
     from voc.pipeline.adhoc import fit_topics
 
@@ -177,7 +178,8 @@ def topics_fit(
     topics = [{"id": t.id, "label": t.label, "size": sizes[t.id]}
               for t in (result.registry.active if result else ()) if t.id in sizes]
     if json_out:
-        emit_json({"topics": topics, "assignments": assignments})
+        emit_json({"topics": topics, "assignments": assignments,
+                   "options": dict(result.stats.get("options", {})) if result else {}})
         return
     t = Table("id", "label", "size", title=f"{len(topics)} topics in {len(todo)} documents of {file}")
     for tp in topics:

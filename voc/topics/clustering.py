@@ -28,11 +28,38 @@ class ClusterResult:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def reduce_dimensions(vectors: np.ndarray, dim: int, seed: int) -> np.ndarray:
-    """PCA to ``dim`` dimensions (whitening off); returns the input when ``dim`` is 0 or not smaller."""
+def umap_reduce(vectors: np.ndarray, dim: int, n_neighbors: int, seed: int) -> np.ndarray | None:
+    """``vectors`` reduced by UMAP (cosine, min_dist 0, fixed ``seed``: single-threaded and repeatable), or None
+    when umap-learn is not importable (the caller falls back to PCA, with a warning). umap-learn is imported here
+    only: importing it costs 1-14 s (numba), its first fit in a process ~8 s of JIT compilation."""
+    try:
+        from umap import UMAP
+    except ImportError as exc:
+        log.warning("topics: umap-learn is not importable (%s); reducing with PCA instead", exc)
+        return None
+    import warnings
+
+    with warnings.catch_warnings():  # "n_jobs overridden to 1 by setting random_state": wanted, for repeatability
+        warnings.simplefilter("ignore", UserWarning)
+        reducer = UMAP(n_neighbors=min(n_neighbors, len(vectors) - 1), n_components=dim, min_dist=0.0,
+                       metric="cosine", random_state=seed, n_jobs=1, low_memory=True)
+        return np.asarray(reducer.fit_transform(np.asarray(vectors, dtype=np.float32)), dtype=np.float64)
+
+
+UMAP_MIN_DOCS = 30  # fewer documents: PCA (a 15-neighbour graph of a handful of points is no structure)
+
+
+def reduce_dimensions(vectors: np.ndarray, dim: int, seed: int, method: str = "pca",
+                      n_neighbors: int = 15) -> np.ndarray:
+    """PCA (or UMAP, ``method="umap"``, from ``UMAP_MIN_DOCS`` documents on) to ``dim`` dimensions (whitening
+    off); returns the input when ``dim`` is 0 or not smaller."""
     n, d = vectors.shape
     if dim <= 0 or dim >= d or n <= dim + 1:
         return vectors
+    if method == "umap" and n >= UMAP_MIN_DOCS:
+        reduced = umap_reduce(vectors, dim, n_neighbors, seed)
+        if reduced is not None:
+            return reduced.astype(np.float32)
     from sklearn.decomposition import PCA
 
     return PCA(n_components=dim, random_state=seed, svd_solver="full").fit_transform(vectors).astype(np.float32)
@@ -52,6 +79,7 @@ def cluster_vectors(
     vectors = np.asarray(vectors, dtype=np.float32)
     n = len(vectors)
     options = {
+        "reducer": settings.reducer,
         "reduce_dim": settings.reduce_dim,
         "min_cluster_size": settings.min_cluster_size,
         "min_samples": settings.min_samples,
@@ -63,7 +91,7 @@ def cluster_vectors(
         return ClusterResult(np.full(n, NOISE, dtype=int), 0, 1.0 if n else 0.0, options)
     import hdbscan
 
-    reduced = reduce_dimensions(vectors, settings.reduce_dim, seed)
+    reduced = reduce_dimensions(vectors, settings.reduce_dim, seed, settings.reducer)
     clusterer = hdbscan.HDBSCAN(
         min_cluster_size=settings.min_cluster_size,
         min_samples=settings.min_samples,
