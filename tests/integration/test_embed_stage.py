@@ -85,7 +85,7 @@ def test_after_embed_the_later_jobs_embed_nothing(env, counting):
     assert first.status == "done", first.stages
     embed = _stage(first, "embed")
     assert (embed["processed"], embed["failed"]) == (12, 0)
-    assert set(embed["details"]["jobs"]) == {"topics", "routing", "qa"}
+    assert set(embed["details"]["jobs"]) == {"topics", "routing", "qa", "sentiment"}  # the default sentiment scorer reads e5 (issue 21)
     assert embed["details"]["embedded"] == len(counting.texts) == len(set(counting.texts)) > 0  # each text once
     assert LONG[:512] in counting.texts and LONG not in counting.texts  # one key for topics and routing
     asked = len(counting.texts)
