@@ -61,7 +61,7 @@ def cached_vectors(tag: str, texts: Sequence[str], max_chars: int = MAX_CHARS, c
 
 
 SHARED_CACHE = Path("/work/e5cache/e5-query.npz")  # every shared text's e5 vectors in several forms (see --help)
-FORMS = ("cut", "clip", "raw", "cut128")
+FORMS = ("cut", "clip", "raw", "cut128", "static")  # static: not e5, the distilled e5-static table (voc.semantic)
 
 
 def form_of(text: str, form: str) -> str:
@@ -83,7 +83,8 @@ def form_of(text: str, form: str) -> str:
 def shared_vectors(texts: Sequence[str], form: str, path: Path = SHARED_CACHE, compute: bool = True) -> np.ndarray | None:
     """(len(texts), 384) vectors of ``form_of(text, form)`` from a voc.semantic EmbeddingCache npz (the
     precomputed e5 'query:' vectors of E5Embedder); inputs it lacks are embedded here (or None if not ``compute``)."""
-
+    if form == "static":
+        return static_vectors(texts)
     if not Path(path).is_file():
         return None
     cache = _load_shared(str(path))
@@ -109,6 +110,26 @@ def shared_vectors(texts: Sequence[str], form: str, path: Path = SHARED_CACHE, c
         CACHE.mkdir(parents=True, exist_ok=True)
         side.save(extra)
     return np.stack([cache.get(t) for t in inputs]).astype(np.float32)
+
+
+def static_vectors(texts: Sequence[str]) -> np.ndarray | None:
+    """Vectors of the e5-static backend (a word table distilled from the same e5 model, ~1 ms a text; its table
+    from ``voc models distill``) of the stripped texts, cached per table; None without a table."""
+    from voc.semantic import load_embedder
+    from voc.semantic.static import DEFAULT_TABLE
+
+    if not DEFAULT_TABLE.is_file():
+        return None
+    embedder = load_embedder("e5-static")
+    final = CACHE / f"static-{_key(list(texts), 0)}-{embedder.name.replace(':', '_')}.npy"
+    if final.is_file():
+        return np.load(final)
+    t0 = time.perf_counter()
+    out = np.asarray(embedder.embed([t.strip() for t in texts]), dtype=np.float32)
+    log.info("e5-static: %d texts in %.0f s (%s)", len(texts), time.perf_counter() - t0, embedder.name)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(final, out)
+    return out
 
 
 _SHARED: dict[str, object] = {}

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     joined = ["，".join(t for r, t in d["turns"] if r == "customer") for d in dialogs]
     grades = [d["satisfaction"] for d in dialogs]
     model = LinearSentimentModel.load(SHIPPED_MODEL)
-    default = f"{model.name}+cs (default)"
+    default = f"{model.name}+cs (backend model)"
     joined_scorers = {f"{model.name} (raw)": model, default: ServiceDomainScorer(model),
                       "lexicon": LexiconScorer(), "tfidf-lr baseline": TfidfBaseline(args.data_dir)}
     call_scorers = {default: ServiceDomainScorer(model), "lexicon+cs": ServiceDomainScorer(LexiconScorer())}
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if SHIPPED_HEAD.is_file():
             stack = E5StackScorer(model, E5StackHead.load(SHIPPED_HEAD))
             joined_scorers[stack.name] = stack
-            call_scorers[f"{stack.name}+cs"] = ServiceDomainScorer(stack)
+            call_scorers[f"{stack.name}+cs (default)"] = ServiceDomainScorer(stack)
 
     columns: dict[str, list[float]] = {}
     for name, scorer in joined_scorers.items():
