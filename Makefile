@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-asr-ablation bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web bench-throughput scaleout clean-demo
+.PHONY: setup setup-airflow model demo test test-unit test-all lint bench bench-asr bench-asr-ablation bench-sentiment bench-topics bench-topics-scale bench-redaction bench-routing bench-qa bench-text bench-web bench-throughput bench-embeddings distill scaleout clean-demo
 
 setup: $(STAMP) $(MODELS)/whisper-base/model.bin  ## venv with torch 2.13.0 (CPU) first, then voc and its extras; assemble Whisper base
 
@@ -37,6 +37,13 @@ $(MODELS)/whisper-base/model.bin: | $(STAMP)
 	$(BIN)/voc models fetch --models-dir $(MODELS)
 
 model: $(MODELS)/whisper-base/model.bin
+
+# Not part of setup: distilling costs minutes of e5 time (bench/embeddings/README.md); build it before choosing
+# topics.embedder / routing.embedder: e5-static.
+distill: $(MODELS)/e5-static/e5-static.npz  ## the e5-static embedder's word table, distilled from the bundled e5 model
+
+$(MODELS)/e5-static/e5-static.npz: | $(STAMP)
+	$(BIN)/voc models distill --models-dir $(MODELS)
 
 demo: setup  ## ingest the bundled demo inbox and run every stage for its 30 days
 	$(DEMO) init
@@ -103,6 +110,12 @@ bench-qa: setup
 
 bench-text: setup  ## normalise + redact + segment throughput on 100k real sentences, one core
 	taskset -c 0 $(BIN)/python bench/text/throughput.py --digest || $(BIN)/python bench/text/throughput.py --digest
+
+bench-embeddings: setup  ## e5 vs e5-static (distilled) vs TF-IDF/SVD for topics and sentiment: quality vs ms/text (bench/embeddings/README.md)
+	OMP_NUM_THREADS=2 $(BIN)/python bench/embeddings/word_vectors.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/run.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/ablation.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/speed.py
 
 bench-web: setup  ## 50 concurrent API clients for 60 s against a local uvicorn server (bench/web/README.md)
 	$(BIN)/python bench/web/load.py
