@@ -55,7 +55,8 @@ log = logging.getLogger("bertopic_compare")
 START = dt.date(2026, 1, 1)
 
 
-def bertopic_fit(texts: list[str], vectors: np.ndarray, reducer: str, seed: int = 42) -> tuple[list[int], float]:
+def bertopic_fit(texts: list[str], vectors: np.ndarray, reducer: str, seed: int = 42,
+                 min_topic_size: int = 10) -> tuple[list[int], float]:
     """Topics of a fresh BERTopic fit and its wall time (fit_transform only)."""
     from bertopic import BERTopic
     from sklearn.feature_extraction.text import CountVectorizer
@@ -69,7 +70,7 @@ def bertopic_fit(texts: list[str], vectors: np.ndarray, reducer: str, seed: int 
         from sklearn.decomposition import PCA
 
         dim = PCA(n_components=5, random_state=seed)
-    model = BERTopic(embedding_model=None, umap_model=dim, vectorizer_model=CountVectorizer(
+    model = BERTopic(embedding_model=None, umap_model=dim, min_topic_size=min_topic_size, vectorizer_model=CountVectorizer(
         tokenizer=str.split, token_pattern=None, lowercase=False), calculate_probabilities=False)
     t0 = time.perf_counter()
     topics, _ = model.fit_transform(docs, np.asarray(vectors, dtype=np.float32))
@@ -114,6 +115,10 @@ def main() -> None:
     ap.add_argument("--scale", default="10000,50000,100000", help="history sizes for the refit timing")
     ap.add_argument("--night", type=int, default=1000)
     ap.add_argument("--scale-reducer", default="umap", choices=["umap", "pca"])
+    ap.add_argument("--seeds", default="42,7", help="quality: BERTopic's UMAP random_state(s)")
+    ap.add_argument("--min-topic-size", default="10,15", help="quality: BERTopic min_topic_size(s)")
+    ap.add_argument("--night-seeds", default="0,1,2,3", help="quality: seeds of the shuffle that splits a set into nights")
+    ap.add_argument("--methods", default="", help="quality: only methods whose name contains one of these (comma list)")
     ap.add_argument("--out", default=str(HERE / "results_bertopic.json"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -125,12 +130,28 @@ def main() -> None:
     parts = args.parts.split(",")
     if "quality" in parts:
         rows = []
+        umap_settings = settings.model_copy(update={"reducer": "umap"})
+        umap5_settings = settings.model_copy(update={"reducer": "umap", "reduce_dim": 5})
+        methods = []
+        for mts in [int(x) for x in args.min_topic_size.split(",")]:
+            for seed in [int(x) for x in args.seeds.split(",")]:
+                methods.append((f"BERTopic (UMAP+HDBSCAN, min_topic_size {mts}, seed {seed})",
+                                lambda t, v, mts=mts, seed=seed: bertopic_fit(t, v, "umap", seed, mts)))
+        methods += [("BERTopic (PCA 5+HDBSCAN)", lambda t, v: bertopic_fit(t, v, "pca")),
+                    ("voc, one night", lambda t, v: voc_one_night(t, v, settings))]
+        for ns in [int(x) for x in args.night_seeds.split(",")]:
+            tail = f" (nights shuffled with seed {ns})" if ns else ""
+            methods += [(f"voc, 10 nights{tail}", lambda t, v, ns=ns: voc_nights(t, v, settings, seed=ns)),
+                        (f"voc, 10 nights, residue by UMAP 10 (topics.reducer umap){tail}",
+                         lambda t, v, ns=ns: voc_nights(t, v, umap_settings, seed=ns)),
+                        (f"voc, 10 nights, residue by UMAP 5 (reducer umap, reduce_dim 5){tail}",
+                         lambda t, v, ns=ns: voc_nights(t, v, umap5_settings, seed=ns))]
+        wanted = [m for m in args.methods.split(",") if m]
         for ls in (shopping_neg(args.data), ccks(args.data)):
             vecs = e5_vectors(ls.texts)
-            for method, fn in (("BERTopic (UMAP+HDBSCAN)", lambda t, v: bertopic_fit(t, v, "umap")),
-                               ("BERTopic (PCA 5+HDBSCAN)", lambda t, v: bertopic_fit(t, v, "pca")),
-                               ("voc, one night", lambda t, v: voc_one_night(t, v, settings)),
-                               ("voc, 10 nights", lambda t, v: voc_nights(t, v, settings))):
+            for method, fn in methods:
+                if wanted and not any(w in method for w in wanted):
+                    continue
                 labels, secs = fn(ls.texts, vecs)
                 rows.append({"set": ls.name, "docs": len(ls.texts), "classes": len(set(ls.labels)), "method": method,
                              **metrics(ls.labels, labels), "seconds": round(secs, 1)})

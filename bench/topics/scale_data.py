@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import random
 import resource
 import sys
@@ -25,6 +26,8 @@ ROOT = HERE.parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CACHE_DIR = Path("/tmp/voc-bench-topics")
 CACHE = CACHE_DIR / "scale_e5.npz"
+SHARED_CACHE = Path(os.environ.get("VOC_E5_CACHE", "/work/e5cache/e5-query.npz"))
+E5_NAME = "e5-small-q4:original:query"  # voc.semantic.E5Embedder().name
 MAX_CHARS = 128  # like bench_topics.py: the opening of a long review carries its topic
 log = logging.getLogger("bench_scale")
 
@@ -67,14 +70,30 @@ def ccks(data: Path = DATA, n: int = 1500, seed: int = 0) -> LabelledSet:
                        [r["attribute"].split("|")[0] for r in rows])
 
 
-def e5_vectors(texts: list[str], cache_path: Path = CACHE) -> np.ndarray:
-    """Unit e5 vectors of ``texts``; only texts missing from the cache hit the model (progress logged)."""
-    from voc.topics import E5Embedder, EmbeddingCache, embed_with_cache
+def e5_vectors(texts: list[str], cache_path: Path = CACHE, shared: Path | None = SHARED_CACHE) -> np.ndarray:
+    """Unit e5 vectors of ``texts``; only texts missing from the cache hit the model (progress logged).
+
+    Texts missing from ``cache_path`` are first looked up in the read-only ``shared`` cache (``VOC_E5_CACHE``,
+    default /work/e5cache/e5-query.npz: the same embedder's vectors of every shared-data text) and copied over.
+    """
+    from voc.topics import EmbeddingCache, embed_with_cache
 
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    emb = E5Embedder()
-    cache = EmbeddingCache.load(cache_path, emb.name) if cache_path.exists() else EmbeddingCache(emb.name, emb.dim)
+    cache = EmbeddingCache.load(cache_path, E5_NAME) if cache_path.exists() else EmbeddingCache(E5_NAME, 384)
     missing = sorted({t for t in texts if t not in cache})
+    if missing and shared is not None and shared.exists():
+        other = EmbeddingCache.load(shared, E5_NAME)
+        found = [t for t in missing if t in other]
+        if found:
+            cache.put(found, np.stack([other.get(t) for t in found]))
+            cache.save(cache_path)
+            log.info("e5: %d texts taken from %s", len(found), shared)
+        missing = [t for t in missing if t not in cache]
+    if not missing:
+        return embed_with_cache(_CachedOnly(), texts, cache)
+    from voc.topics import E5Embedder
+
+    emb = E5Embedder()
     t0 = time.perf_counter()
     for i in range(0, len(missing), 256):
         embed_with_cache(emb, missing[i : i + 256], cache)
@@ -82,6 +101,16 @@ def e5_vectors(texts: list[str], cache_path: Path = CACHE) -> np.ndarray:
         log.info("e5: %d/%d new texts embedded (%.0f/s)", min(i + 256, len(missing)), len(missing),
                  min(i + 256, len(missing)) / max(time.perf_counter() - t0, 1e-9))
     return embed_with_cache(emb, texts, cache)
+
+
+class _CachedOnly:
+    """An embedder that is never called: every text is in the cache (so the e5 model is not even loaded)."""
+
+    name = E5_NAME
+    dim = 384
+
+    def embed(self, texts):  # pragma: no cover - embed_with_cache calls it only for missing texts
+        raise RuntimeError(f"{len(texts)} texts not in the cache")
 
 
 def real_pool(data: Path = DATA) -> tuple[list[str], list[str], np.ndarray]:
