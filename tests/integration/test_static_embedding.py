@@ -117,3 +117,33 @@ def test_corpus_words_are_the_frequent_words_the_vocabulary_lacks():
     # a word jieba lacks weighs by its share of the corpus: the frequent one weighs less than one seen once
     w = word_weights(["送餐", "闻所未闻词"], "sif", shares={"送餐": 0.05})
     assert w[0] < 0.01 < 0.99 < w[1]
+
+
+def test_voc_models_distill_builds_the_table_where_the_backend_looks(tmp_path: Path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    import voc.semantic.static as static
+    from voc.cli import app
+
+    seen = {}
+
+    def tiny(size, chars=6000, domain_words=()):  # the real default is 56k words: minutes of e5
+        seen["domain"] = list(domain_words)
+        return default_vocab_real(size=30, chars=20, domain_words=TOPIC_WORDS)
+
+    default_vocab_real = static.default_vocab
+    monkeypatch.setattr(static, "default_vocab", tiny)
+    corpus = tmp_path / "mine.txt"
+    corpus.write_text("送餐太慢，差评\n送餐小哥差评\n又是送餐差评\n", encoding="utf-8")
+    models = tmp_path / "models"
+    res = CliRunner().invoke(app, ["models", "distill", "--dim", "16", "--models-dir", str(models), "--corpus",
+                                   str(corpus), "--min-count", "2", "--json"],
+                             env={"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}"}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)
+    assert row["path"] == str(table_path(models)) and row["dim"] == 16 and row["cpu_seconds"] > 0
+    assert "退款" in seen["domain"]  # voc's domain dictionary joins the vocabulary
+    emb = load_static(models)
+    assert emb.dim == 16 and "送餐" in emb.index and emb.meta["corpus_words"] >= 1

@@ -100,12 +100,14 @@ def models_distill(
     s = settings()
     if models_dir is not None:
         s = s.model_copy(update={"models_dir": models_dir})
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with Bars(not json_out and sys.stderr.isatty()) as bars:
         path = distill_static(s, vocab_size=vocab_size, dim=dim, progress=lambda d, t: bars("distill", d, t),
                               corpus=read_lines(corpus) if corpus else (), min_count=min_count)
-    row = {"path": str(path), "vocab_size": vocab_size, "dim": dim, "seconds": round(time.perf_counter() - t0, 1)}
+    row = {"path": str(path), "vocab_size": vocab_size, "dim": dim, "seconds": round(time.perf_counter() - t0, 1),
+           "cpu_seconds": round(time.process_time() - cpu0, 1)}
     if json_out:
         emit_json(row)
         return
-    out.print(f"e5-static table ready at {path} ({row['seconds']} s); use it with topics.embedder: e5-static")
+    out.print(f"e5-static table ready at {path} ({row['seconds']} s, {row['cpu_seconds']} CPU-s); "
+              "use it with topics.embedder: e5-static")
