@@ -7,7 +7,15 @@ import pytest
 
 from voc.config import SentimentSettings
 from voc.sentiment import get_scorer
-from voc.sentiment.e5 import SHIPPED_HEAD, E5StackHead, E5StackScorer, clip_text, embed
+from voc.sentiment.e5 import (
+    SHIPPED_HEAD,
+    E5StackHead,
+    E5StackScorer,
+    clip_text,
+    e5_inputs_needed,
+    e5_stack_of,
+    embed,
+)
 from voc.sentiment.model import SHIPPED_MODEL, LinearSentimentModel
 
 
@@ -69,6 +77,60 @@ def test_given_vectors_are_read_instead_of_embedding(tmp_path):
     assert good > 0 > bad and asked == [["很好", "差"]]
     with pytest.raises(ValueError, match="text_form"):
         E5StackHead(coef=np.ones(384, dtype=np.float32), intercept=0.0, stack=(0.0, 1.0, 0.0), text_form="whole")
+
+
+CONFIDENT, UNSURE = "质量很好，非常满意，下次还会再来", "东西收到了，和描述的差不多"  # n-gram P(positive) ~1.0 / ~0.58
+
+
+@pytest.mark.skipif(not SHIPPED_HEAD.is_file(), reason="no shipped e5 stack head")
+def test_the_default_cascade_reads_e5_only_for_texts_the_n_gram_model_is_unsure_of():
+    from voc.sentiment import predict
+
+    asked: list[list[str]] = []
+
+    def vectors(inputs):
+        asked.append(list(inputs))
+        return np.full((len(inputs), 384), -384 ** -0.5, dtype=np.float32)
+
+    settings = SentimentSettings()
+    scorer = get_scorer(settings, vectors=vectors)
+    model = e5_stack_of(scorer).model
+    p_confident, p_unsure = model.predict_proba([CONFIDENT, UNSURE])
+    assert abs(p_confident - 0.5) >= settings.e5_band > abs(p_unsure - 0.5)
+    texts = [CONFIDENT, UNSURE, "好的"]
+    # the one decision the embed stage and the sentiment stage share; procedural turns never need a vector
+    assert e5_inputs_needed(scorer, texts) == [UNSURE] and asked == []
+    preds = predict(scorer, texts)
+    assert asked == [[UNSURE]]  # only the unsure text was looked up
+    # the confident text keeps the n-gram + lexicon score, the unsure one gets the full stack's, same vector
+    alone = predict(get_scorer(SentimentSettings(backend="model")), texts)
+    full = predict(get_scorer(SentimentSettings(backend="e5-stack"), vectors=vectors), texts)
+    same = [pytest.approx((p.score, p.confidence), abs=1e-6) for p in preds]
+    assert same[0] == (alone[0].score, alone[0].confidence) and same[2] == (alone[2].score, alone[2].confidence)
+    assert same[1] == (full[1].score, full[1].confidence) and abs(preds[1].score - alone[1].score) > 0.01
+    assert preds[0].reason == "model" and 0.5 <= preds[1].confidence <= 1.0
+    # band 0: the n-gram model alone; band 0.5: every text through e5 (= the e5-stack backend)
+    assert e5_inputs_needed(get_scorer(SentimentSettings(e5_band=0.0)), texts) == []
+    assert e5_inputs_needed(get_scorer(SentimentSettings(e5_band=0.5)), texts) == [CONFIDENT, UNSURE]
+    assert e5_inputs_needed(get_scorer(SentimentSettings(backend="e5-stack")), texts) == [CONFIDENT, UNSURE]
+    assert e5_inputs_needed(get_scorer(SentimentSettings(backend="model")), texts) == []
+
+
+def test_a_remembering_scorer_runs_the_n_gram_model_once_per_text(monkeypatch):
+    head = E5StackHead(coef=np.ones(384, dtype=np.float32), intercept=0.0, stack=(1.0, 1.0, 0.0), max_chars=512,
+                       text_form="cut")
+    model = LinearSentimentModel.load(SHIPPED_MODEL)
+    seen: list[str] = []
+    real = model.decision
+    monkeypatch.setattr(model, "decision", lambda texts: (seen.extend(texts), real(texts))[1])
+    scorer = E5StackScorer(model, head, band=0.15).with_vectors(lambda inputs: np.zeros((len(inputs), 384), np.float32))
+    scorer.needs_e5([CONFIDENT, UNSURE])
+    first = scorer.score([CONFIDENT, UNSURE, CONFIDENT])
+    assert seen == [CONFIDENT, UNSURE]  # deciding and scoring share one n-gram pass
+    assert np.allclose(first, E5StackScorer(model, head, lambda inputs: np.zeros((len(inputs), 384), np.float32),
+                                            band=0.15).score([CONFIDENT, UNSURE, CONFIDENT]))
+    with pytest.raises(ValueError, match="band"):
+        E5StackScorer(model, head, band=0.7)
 
 
 def test_get_scorer_passes_vectors_only_to_e5_backends():

@@ -45,8 +45,8 @@ class LinearSentimentModel:
         x = featurise(texts, self.config, self.idf)
         return np.asarray(x @ self.weights, dtype=np.float64) + self.bias
 
-    def calibrated(self, decision: np.ndarray, lexicon: np.ndarray | None = None) -> np.ndarray:
-        """Raw decision values (and lexicon polarities, when the model stacks them) -> P(positive)."""
+    def calibrated_logit(self, decision: np.ndarray, lexicon: np.ndarray | None = None) -> np.ndarray:
+        """Raw decision values (and lexicon polarities, when the model stacks them) -> logit of P(positive)."""
         z = np.asarray(decision, dtype=np.float64)
         if self.calibration is not None:
             a, b = self.calibration
@@ -55,7 +55,11 @@ class LinearSentimentModel:
             if lexicon is None:
                 raise ValueError(f"{self.name}: this model stacks the lexicon; pass its polarities")
             z = z + self.lexicon_weight * np.asarray(lexicon, dtype=np.float64)
-        return 1.0 / (1.0 + np.exp(-z))
+        return z
+
+    def calibrated(self, decision: np.ndarray, lexicon: np.ndarray | None = None) -> np.ndarray:
+        """Raw decision values (and lexicon polarities, when the model stacks them) -> P(positive)."""
+        return 1.0 / (1.0 + np.exp(-self.calibrated_logit(decision, lexicon)))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """P(positive) per text."""

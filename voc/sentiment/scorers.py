@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 @functools.lru_cache(maxsize=8)
-def _build(backend: str, model_path: Path | None, st_model: str | None) -> Scorer:
+def _build(backend: str, model_path: Path | None, st_model: str | None, e5_band: float | None = None) -> Scorer:
     from voc.sentiment.domain import ServiceDomainScorer
 
     if backend == "model" or (backend == "auto" and model_path is not None):
@@ -23,11 +23,13 @@ def _build(backend: str, model_path: Path | None, st_model: str | None) -> Score
 
         return ServiceDomainScorer(LinearSentimentModel.load(model_path or SHIPPED_MODEL))
     if backend in ("auto", "e5-stack"):
-        from voc.sentiment.e5 import SHIPPED_HEAD, E5StackHead, E5StackScorer
+        # auto: the cascade (e5 only for the texts the n-gram model is unsure of); e5-stack: e5 for every text
+        from voc.sentiment.e5 import CASCADE_BAND, SHIPPED_HEAD, E5StackHead, E5StackScorer
         from voc.sentiment.model import SHIPPED_MODEL, LinearSentimentModel
 
+        band = (CASCADE_BAND if e5_band is None else e5_band) if backend == "auto" else None
         return ServiceDomainScorer(E5StackScorer(LinearSentimentModel.load(SHIPPED_MODEL),
-                                                 E5StackHead.load(model_path or SHIPPED_HEAD)))
+                                                 E5StackHead.load(model_path or SHIPPED_HEAD), band=band))
     if backend == "lexicon":
         from voc.sentiment.lexicon import LexiconScorer
 
@@ -51,14 +53,17 @@ def _build(backend: str, model_path: Path | None, st_model: str | None) -> Score
 
 
 def get_scorer(settings: SentimentSettings, vectors: Vectors | None = None) -> Scorer:
-    """The scorer ``settings`` ask for: 'auto' = 'e5-stack' (the shipped n-gram + lexicon model stacked with a
-    logistic head on e5 vectors, behind the customer-service rules; picked by worst leave-one-domain-out and
-    unseen-category accuracy, bench/sentiment/README.md); 'model' = the n-gram + lexicon model alone (no e5).
+    """The scorer ``settings`` ask for: 'auto' = the cascade (the shipped n-gram + lexicon model scores every text;
+    those whose P(positive) is within ``sentiment.e5_band`` of 0.5 get the e5 stack's score instead, behind the
+    customer-service rules; bench/sentiment/README.md); 'e5-stack' = the n-gram + lexicon model stacked with a
+    logistic head on e5 vectors for every text (picked by worst leave-one-domain-out and unseen-category accuracy);
+    'model' = the n-gram + lexicon model alone (no e5).
 
     ``vectors``: where an e5-based scorer takes its e5 vectors (``voc.sentiment.e5.Vectors``; the nightly run passes
     the store's cache, ``voc sentiment --file`` a batched embedder with a progress bar); ignored by other backends.
     """
-    scorer = _build(settings.backend, settings.model_path, settings.st_model)
+    scorer = _build(settings.backend, settings.model_path, settings.st_model,
+                    settings.e5_band if settings.backend == "auto" else None)
     if vectors is None:
         return scorer
     from voc.sentiment.domain import ServiceDomainScorer
