@@ -172,3 +172,42 @@ def test_an_e5_sentiment_scorer_finds_its_vectors_too(env, counting):
     rest = pipeline.run(store, settings, DAY, ["sentiment"], now=NOW)
     assert rest.status == "done" and counting.texts == []
     assert _stage(rest, "sentiment")["details"]["e5_embedded"] == 0
+
+
+def test_the_sentiment_cascade_embeds_only_the_texts_the_n_gram_model_is_unsure_of(env, counting):
+    """The default sentiment scorer (a cascade) reads e5 only where the n-gram model is unsure; the embed stage
+    computes exactly those vectors (the same decision, voc.sentiment.e5.e5_inputs_needed) and the sentiment stage
+    then embeds nothing."""
+    from voc.pipeline.embed import job_texts
+    from voc.sentiment import get_scorer
+    from voc.sentiment.e5 import e5_inputs_needed
+
+    settings, store = env
+    confident, unsure = "质量很好，非常满意，下次还会再来", "东西收到了，和描述的差不多"
+    write_jsonl(settings.inbox / "text" / "reviews.jsonl", [
+        {"id": f"R{i}", "created_at": "2026-11-20T09:00:00+08:00", "customer_id": f"U{i}", "text": t}
+        for i, t in enumerate([confident, unsure])])
+    # only the sentiment job reads e5 vectors here: topics fit their space per night, routing uses none
+    settings = settings.model_copy(update={
+        "topics": settings.topics.model_copy(update={"embedder": "tfidf"}),
+        "routing": settings.routing.model_copy(update={"embedder": "none"}),
+        "qa": settings.qa.model_copy(update={"step_model": False})})
+    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed"], now=NOW)
+    assert first.status == "done", first.stages
+    assert set(_stage(first, "embed")["details"]["jobs"]) == {"sentiment"}
+    assert unsure in counting.texts and confident not in counting.texts
+    items = store.interactions(run_date=DAY)
+    utts = store.utterances_for([i.id for i in items])
+    by_id = {i.external_id: i for i in items}
+    assert job_texts("sentiment", by_id["R0"], [], settings) == []
+    assert job_texts("sentiment", by_id["R1"], [], settings) == [unsure]
+    from voc.pipeline.embed import sentiment_texts
+
+    wanted = set(e5_inputs_needed(get_scorer(settings.sentiment),
+                                  [t for i in items for t in sentiment_texts(i, utts.get(i.id) or [])]))
+    assert set(counting.texts) == wanted and len(wanted) < sum(len(sentiment_texts(i, utts.get(i.id) or [])) for i in items)
+    counting.texts.clear()
+    rest = pipeline.run(store, settings, DAY, ["sentiment"], now=NOW)
+    assert rest.status == "done" and counting.texts == []
+    details = _stage(rest, "sentiment")["details"]
+    assert details["e5_vectors"] == len(wanted) and details["e5_embedded"] == 0

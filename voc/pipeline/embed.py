@@ -78,8 +78,10 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
     * ``routing``: what the contact is about (:func:`voc.routing.contact_text`, stripped, :func:`contact_key`),
       empty ones included (the service-type model embeds them too); repeat linking uses the same vectors.
     * ``qa``: a call's agent sentences (:func:`agent_sentences`), for the step model.
-    * ``sentiment``: with an e5-based scorer (``sentiment.backend: e5-stack``), the head's e5 inputs of the texts it
-      scores (:func:`sentiment_texts`; procedural turns are scored by rules, without the model); else none.
+    * ``sentiment``: with an e5-based scorer (``sentiment.backend: auto``, ``e5-stack``), the head's e5 inputs of the
+      texts it scores (:func:`sentiment_texts`) that need one, as :func:`voc.sentiment.e5.e5_inputs_needed` decides
+      for the sentiment stage too: not procedural turns (rules score them), and with the default cascade only the
+      texts the n-gram model is unsure of (it runs here, ~1 ms a text); else none.
     """
     if job == "topics":
         from voc.topics.complaints import complaint_text
@@ -93,21 +95,20 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
     if job == "qa":
         return agent_sentences(utterances) if item.channel.value == "call" else []
     if job == "sentiment":
-        from voc.sentiment import is_procedural
+        from voc.sentiment.e5 import e5_inputs_needed
 
-        stack = _sentiment_stack(settings)
-        if stack is None:
-            return []
-        return stack.e5_inputs([t for t in sentiment_texts(item, utterances) if not is_procedural(t)])
+        scorer = _sentiment_scorer(settings)
+        return e5_inputs_needed(scorer, sentiment_texts(item, utterances)) if scorer is not None else []
     raise ValueError(f"unknown embedding job {job!r}; expected one of {', '.join(JOBS)}")
 
 
-def _sentiment_stack(settings: Settings) -> Any:
-    """The e5 stack of the configured sentiment scorer (built once per process), or None for scorers without e5."""
+def _sentiment_scorer(settings: Settings) -> Any:
+    """The configured sentiment scorer (built once per process) when it reads e5 vectors, else None."""
     from voc.sentiment import get_scorer
     from voc.sentiment.e5 import e5_stack_of
 
-    return e5_stack_of(get_scorer(settings.sentiment))
+    scorer = get_scorer(settings.sentiment)
+    return scorer if e5_stack_of(scorer) is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ def embed_jobs(store: Store | None, settings: Settings) -> tuple[list[EmbedJob],
         jobs.append(EmbedJob("qa", vectors.name, vectors.embedder, lambda t: text_hash(t) in vectors.shipped))
     else:
         skipped["qa"] = "qa.step_model: off"
-    if _sentiment_stack(settings) is not None:
+    if _sentiment_scorer(settings) is not None:
         from voc.sentiment.e5 import e5_embedder
 
         sentiment = e5_embedder()

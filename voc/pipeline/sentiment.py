@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,19 +20,16 @@ from voc.store import Store
 def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str] | None = None,
         progress: ProgressFn | None = None, *, now: dt.datetime | None = None) -> StageResult:
     """Customer sentiment per utterance and per call (trajectory, escalation); one score per text."""
-    from voc.sentiment import get_scorer, score_call, score_texts
+    from voc.sentiment import score_call, score_texts
 
     t0 = time.perf_counter()
     items = select_items(store, "sentiment", run_date, batch)
-    scorer = get_scorer(settings.sentiment)
     calls = [i for i in items if i.channel.value == "call"]
     utts = store.utterances_for([i.id for i in calls])
     texts = [(i.id, i.text or "") for i in items if i.channel.value != "call"]
-    # the texts whose e5 inputs the embed stage computed ahead (job_texts("sentiment"))
-    vectors, e5_info = shared_vectors(store, scorer, [t for i in items for t in sentiment_texts(i, utts.get(i.id) or [])],
-                                      progress)
-    if vectors is not None:
-        scorer = get_scorer(settings.sentiment, vectors=vectors)
+    # the e5 inputs the embed stage computed ahead (job_texts("sentiment"): the same e5_inputs_needed decision)
+    scorer, e5_info = shared_vectors(store, settings, [t for i in items for t in sentiment_texts(i, utts.get(i.id) or [])],
+                                     progress)
     # text channels are scored in one batch; each result is then stored per item
     text_scores = {iid: r for (iid, _t), r in zip(texts, score_texts(texts, scorer, settings.sentiment), strict=True)}
     silent = 0
@@ -58,25 +55,34 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
                  details=details)
 
 
-def shared_vectors(store: Store, scorer: Any, texts: Sequence[str], progress: ProgressFn | None = None,
-                   chunk: int = 256) -> tuple[Callable[[Sequence[str]], np.ndarray] | None, dict[str, int]]:
-    """e5 vectors for an e5-based scorer through the store's embedding cache (None for other scorers).
+def shared_vectors(store: Store, settings: Settings, texts: Sequence[str], progress: ProgressFn | None = None,
+                   chunk: int = 256) -> tuple[Any, dict[str, int]]:
+    """The configured scorer, reading e5 vectors through the store's embedding cache when it is e5-based.
 
-    The texts' e5 inputs (the head's text form: the first 512 characters, the same string ``embed_texts`` keys
-    for topics and routing) are looked up in one pass; those no stage has embedded yet are embedded in chunks
-    (progress as stage 'sentiment e5') and written to the cache, so later stages and reruns reuse them. Procedural
-    turns ("好的", "嗯") are skipped: the customer-service rules score them without the model.
+    Which of ``texts`` need a vector is :func:`voc.sentiment.e5.e5_inputs_needed` (the embed stage's decision:
+    not procedural turns, and with the default cascade only the texts the n-gram model is unsure of); their e5
+    inputs (the first 512 characters, the string ``embed_texts`` keys for topics and routing) are looked up in one
+    pass, and those no stage has embedded yet are embedded in chunks (progress as stage 'sentiment e5') and written
+    to the cache, so later stages and reruns reuse them. The returned scorer remembers the n-gram decisions made
+    here, so scoring runs the n-gram model no second time.
     """
     from voc.pipeline.topics import embed_texts
-    from voc.sentiment import is_procedural
-    from voc.sentiment.e5 import e5_embedder, e5_stack_of
+    from voc.sentiment import get_scorer
+    from voc.sentiment.e5 import e5_embedder, e5_inputs_needed, e5_stack_of
 
-    stack = e5_stack_of(scorer)
-    if stack is None:
-        return None, {}
-    inputs = sorted(set(stack.e5_inputs([t for t in texts if not is_procedural(t)])))
-    embedder = e5_embedder()
+    if e5_stack_of(get_scorer(settings.sentiment)) is None:
+        return get_scorer(settings.sentiment), {}
     known: dict[str, np.ndarray] = {}
+    embedder = e5_embedder()
+
+    def vectors(batch: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(batch) if t not in known]
+        if missing:  # a text the prefetch did not see (not expected): through the cache all the same
+            known.update(zip(missing, embed_texts(store, embedder, missing)[0], strict=True))
+        return np.stack([known[t] for t in batch]) if len(batch) else np.zeros((0, embedder.dim), dtype=np.float32)
+
+    scorer = get_scorer(settings.sentiment, vectors=vectors)
+    inputs = sorted(set(e5_inputs_needed(scorer, texts)))
     embedded = 0
     for k in range(0, len(inputs), chunk):
         part = inputs[k : k + chunk]
@@ -85,14 +91,7 @@ def shared_vectors(store: Store, scorer: Any, texts: Sequence[str], progress: Pr
         embedded += new
         if progress and len(inputs) > chunk:
             progress("sentiment e5", min(k + chunk, len(inputs)), len(inputs))
-
-    def vectors(batch: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(batch) if t not in known]
-        if missing:  # a text the prefetch did not see (not expected): through the cache all the same
-            known.update(zip(missing, embed_texts(store, embedder, missing)[0], strict=True))
-        return np.stack([known[t] for t in batch]) if len(batch) else np.zeros((0, embedder.dim), dtype=np.float32)
-
-    return vectors, {"e5_vectors": len(inputs), "e5_embedded": embedded}
+    return scorer, {"e5_vectors": len(inputs), "e5_embedded": embedded}
 
 
 def overview(store: Store, settings: Settings) -> dict[str, Any]:
