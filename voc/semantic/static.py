@@ -165,7 +165,7 @@ def table_path(models_dir: str | Path) -> Path:
 
 def missing_table_message(path: Path) -> str:
     return (f"{path}: no e5-static table; build it once with `{BUILD_COMMAND}` "
-            f"(or `make distill`; ~3 min on 2 cores)")
+            f"(or `make distill`; once, minutes: each of ~56k words goes through e5)")
 
 
 class StaticEmbedder:
