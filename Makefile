@@ -116,6 +116,7 @@ bench-embeddings: setup  ## e5 vs e5-static (distilled) vs TF-IDF/SVD for topics
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/run.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/ablation.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/speed.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/nightly.py
 
 bench-web: setup  ## 50 concurrent API clients for 60 s against a local uvicorn server (bench/web/README.md)
 	$(BIN)/python bench/web/load.py
