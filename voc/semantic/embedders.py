@@ -262,14 +262,30 @@ def _require_st_model(st_model: str | None) -> str:
     return st_model
 
 
-@functools.lru_cache(maxsize=4)
+# Backends whose model ignores st_model and seed: one instance per process whatever the caller passes.
+_ARGLESS = frozenset({"e5"})
+
+
 def load_embedder(kind: str, st_model: str | None = None, seed: int = 42) -> Embedder:
-    """The backend ``kind`` (see :data:`BACKENDS`), loaded once per process."""
+    """The backend ``kind`` (see :data:`BACKENDS`), loaded once per process.
+
+    The cache key is normalised, so ``load_embedder("e5")`` and ``load_embedder("e5", None, 42)`` share one model
+    (an lru_cache on the raw call would load e5 once per call form)."""
+    if kind in _ARGLESS:
+        st_model, seed = None, 42
+    return _load_embedder(kind, st_model, int(seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_embedder(kind: str, st_model: str | None, seed: int) -> Embedder:
     factory = BACKENDS.get(kind)
     if factory is None:
         raise ValueError(f"topics.embedder: unknown backend {kind!r}; expected one of: auto, "
                          f"{', '.join(BACKENDS)}")
     return factory(st_model, seed)
+
+
+load_embedder.cache_clear = _load_embedder.cache_clear  # type: ignore[attr-defined]  # tests swap backends
 
 
 def get_embedder(settings: TopicSettings, seed: int = 42) -> Embedder:
