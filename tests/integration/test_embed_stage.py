@@ -175,7 +175,7 @@ def test_an_e5_sentiment_scorer_finds_its_vectors_too(env, counting):
 
 
 def test_the_sentiment_cascade_embeds_only_the_texts_the_n_gram_model_is_unsure_of(env, counting):
-    """The default sentiment scorer (a cascade) reads e5 only where the n-gram model is unsure; the embed stage
+    """The sentiment cascade (sentiment.e5_band 0.15) reads e5 only where the n-gram model is unsure; the embed stage
     computes exactly those vectors (the same decision, voc.sentiment.e5.e5_inputs_needed) and the sentiment stage
     then embeds nothing."""
     from voc.pipeline.embed import job_texts
@@ -191,7 +191,8 @@ def test_the_sentiment_cascade_embeds_only_the_texts_the_n_gram_model_is_unsure_
     settings = settings.model_copy(update={
         "topics": settings.topics.model_copy(update={"embedder": "tfidf"}),
         "routing": settings.routing.model_copy(update={"embedder": "none"}),
-        "qa": settings.qa.model_copy(update={"step_model": False})})
+        "qa": settings.qa.model_copy(update={"step_model": False}),
+        "sentiment": settings.sentiment.model_copy(update={"e5_band": 0.15})})  # the cascade (default 0.5: every text)
     first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed"], now=NOW)
     assert first.status == "done", first.stages
     assert set(_stage(first, "embed")["details"]["jobs"]) == {"sentiment"}
