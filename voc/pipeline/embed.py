@@ -80,7 +80,7 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
     * ``qa``: a call's agent sentences (:func:`agent_sentences`), for the step model.
     * ``sentiment``: with an e5-based scorer (``sentiment.backend: auto``, ``e5-stack``), the head's e5 inputs of the
       texts it scores (:func:`sentiment_texts`) that need one, as :func:`voc.sentiment.e5.e5_inputs_needed` decides
-      for the sentiment stage too: not procedural turns (rules score them), and with the default cascade only the
+      for the sentiment stage too: not procedural turns (rules score them), and with a cascade band (sentiment.e5_band below 0.5) only the
       texts the n-gram model is unsure of (it runs here, ~1 ms a text); else none.
     """
     if job == "topics":

@@ -52,6 +52,13 @@ def contact_texts(store: Store, items: Sequence[Interaction]) -> dict[str, str]:
     return {i.id: contact_text(i, utts.get(i.id, ())).strip() for i in items}
 
 
+def _embedder_model(settings: Settings) -> str | None:
+    """The model argument of the routing embedder: the sentence-transformers model, the e5-static table, else None."""
+    model = {"sentence-transformers": settings.topics.st_model,
+             "e5-static": settings.topics.static_table}.get(settings.routing.embedder)
+    return str(model) if model else None
+
+
 def routing_embedder(settings: Settings) -> Any:
     """The configured routing embedder (loaded once per process), or None for ``routing.embedder: none``."""
     from voc.semantic import load_embedder
@@ -59,9 +66,7 @@ def routing_embedder(settings: Settings) -> Any:
     kind = settings.routing.embedder
     if kind == "none":
         return None
-    model = {"sentence-transformers": settings.topics.st_model,
-             "e5-static": getattr(settings.topics, "static_table", None)}.get(kind)
-    return load_embedder(kind, str(model) if model else None, settings.seed)
+    return load_embedder(kind, _embedder_model(settings), settings.seed)
 
 
 def routing_embed(store: Store | None, settings: Settings, write: bool = True) -> tuple[Any, str]:
@@ -76,7 +81,7 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
     if kind == "none":
         return None, ""
     if store is None:
-        return default_embed(kind, settings.topics.st_model, settings.seed)
+        return default_embed(kind, _embedder_model(settings), settings.seed)
     from voc.pipeline.embed import contact_key
     from voc.pipeline.topics import embed_texts
 

@@ -60,7 +60,7 @@ def shared_vectors(store: Store, settings: Settings, texts: Sequence[str], progr
     """The configured scorer, reading e5 vectors through the store's embedding cache when it is e5-based.
 
     Which of ``texts`` need a vector is :func:`voc.sentiment.e5.e5_inputs_needed` (the embed stage's decision:
-    not procedural turns, and with the default cascade only the texts the n-gram model is unsure of); their e5
+    not procedural turns, and with a cascade band (sentiment.e5_band below 0.5) only the texts the n-gram model is unsure of); their e5
     inputs (the first 512 characters, the string ``embed_texts`` keys for topics and routing) are looked up in one
     pass, and those no stage has embedded yet are embedded in chunks (progress as stage 'sentiment e5') and written
     to the cache, so later stages and reruns reuse them. The returned scorer remembers the n-gram decisions made

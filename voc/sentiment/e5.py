@@ -15,9 +15,10 @@ Which string is embedded is the head's ``text_form``:
 Where the vectors come from is the scorer's ``vectors`` callable (e5 inputs -> rows): by default the embedder in
 this process (batched), in the nightly run the store's cache (``voc.pipeline.sentiment``).
 
-The default (``backend: auto``) is a cascade: the n-gram + lexicon model decides every text it is sure of, and only
-the texts whose n-gram P(positive) is within ``CASCADE_BAND`` of 0.5 are embedded and scored by the stack
-(:func:`e5_inputs_needed` says which, for the embed stage and the sentiment stage alike).
+``backend: auto`` runs the stack behind a cascade: the n-gram + lexicon model scores every text, and the texts whose
+n-gram P(positive) is within ``sentiment.e5_band`` of 0.5 are embedded and scored by the stack (default
+``CASCADE_BAND`` 0.5: every text; 0.15: the measured cascade). :func:`e5_inputs_needed` says which, for the embed
+stage and the sentiment stage alike.
 """
 
 from __future__ import annotations
