@@ -91,7 +91,7 @@ class SentimentSettings(_Section):
 class TopicSettings(_Section):
     embedder: Literal["auto", "e5", "e5-static", "tfidf", "sentence-transformers"] = "auto"
     st_model: str | None = Field(None, description="sentence-transformers model name or local path (production: a Chinese model)")
-    static_table: Path | None = Field(None, description="the e5-static embedder's word table (npz); None = voc-data/models/e5-static/e5-static.npz (build: voc models distill)")
+    static_table: Path | None = Field(None, description="the e5-static embedder's word table (npz); None = <models_dir>/e5-static/e5-static.npz, where voc models distill builds it")
     reduce_dim: int = Field(10, ge=0, description="PCA/UMAP target dimensions before HDBSCAN; 0 = none")
     reducer: Literal["pca", "umap"] = Field("pca", description="nightly: how the residue is reduced to reduce_dim before HDBSCAN (umap: umap-learn, cosine, min_dist 0, 15 neighbours, seeded; PCA below 30 documents or when umap-learn is not importable)")
     fit_reducer: Literal["pca", "umap"] = Field("pca", description="`voc topics fit`: PCA to 10 dimensions or UMAP to 5 before HDBSCAN (bench/topics/README.md: PCA measured better on the shared sets)")

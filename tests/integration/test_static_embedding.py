@@ -147,3 +147,19 @@ def test_voc_models_distill_builds_the_table_where_the_backend_looks(tmp_path: P
     assert "退款" in seen["domain"]  # voc's domain dictionary joins the vocabulary
     emb = load_static(models)
     assert emb.dim == 16 and "送餐" in emb.index and emb.meta["corpus_words"] >= 1
+
+
+def test_without_static_table_the_backend_reads_the_table_under_the_configured_models_dir(table: Path, tmp_path: Path):
+    import shutil
+
+    from voc.config import Settings
+    from voc.pipeline.routing import routing_embedder
+
+    models = tmp_path / "elsewhere"
+    table_path(models).parent.mkdir(parents=True)
+    shutil.copy(table, table_path(models))  # where `voc models distill` writes with this models_dir
+    s = Settings(models_dir=models, topics=TopicSettings(embedder="e5-static"))
+    s = s.model_copy(update={"routing": s.routing.model_copy(update={"embedder": "e5-static"})})
+    topic = get_embedder(s.topics, s.seed, s.models_dir)
+    assert topic.name == StaticEmbedder(table).name
+    assert routing_embedder(s).name == topic.name  # routing finds the same table

@@ -73,7 +73,7 @@ def fit_topics(settings: Settings, texts: Sequence[str], day: dt.date) -> Any:
         embedder = TfidfSvdEmbedder(seed=settings.seed)
         embedder.fit(docs)
     else:
-        embedder = get_embedder(settings.topics, settings.seed)
+        embedder = get_embedder(settings.topics, settings.seed, settings.models_dir)
     limit = settings.limits.embed_max_chars
     vectors = embed_with_cache(embedder, [d[:limit] if limit else d for d in docs], None)
     return fit_once([f"L{i:07d}" for i in todo], docs, vectors, settings.topics, day, seed=settings.seed,

@@ -129,7 +129,7 @@ def embed_jobs(store: Store | None, settings: Settings) -> tuple[list[EmbedJob],
 
     jobs: list[EmbedJob] = []
     skipped: dict[str, str] = {}
-    topic = get_embedder(settings.topics, settings.seed)
+    topic = get_embedder(settings.topics, settings.seed, settings.models_dir)
     if topic.fitted:
         jobs.append(EmbedJob("topics", topic.name, lambda: topic))
     else:

@@ -53,10 +53,14 @@ def contact_texts(store: Store, items: Sequence[Interaction]) -> dict[str, str]:
 
 
 def _embedder_model(settings: Settings) -> str | None:
-    """The model argument of the routing embedder: the sentence-transformers model, the e5-static table, else None."""
-    model = {"sentence-transformers": settings.topics.st_model,
-             "e5-static": settings.topics.static_table}.get(settings.routing.embedder)
-    return str(model) if model else None
+    """The model argument of the routing embedder: the sentence-transformers model, the e5-static table (as topics
+    finds it), else None."""
+    from voc.semantic.embedders import static_table_for
+
+    kind = settings.routing.embedder
+    if kind == "e5-static":
+        return static_table_for(settings.topics, settings.models_dir)
+    return settings.topics.st_model if kind == "sentence-transformers" else None
 
 
 def routing_embedder(settings: Settings) -> Any:

@@ -67,7 +67,7 @@ def topic_embedder(settings: Settings, texts: Sequence[str]) -> Embedder:
     """The configured embedder, fitted on ``texts`` when its vector space is fitted per run (tfidf)."""
     from voc.semantic import get_embedder
 
-    embedder = get_embedder(settings.topics, settings.seed)
+    embedder = get_embedder(settings.topics, settings.seed, settings.models_dir)
     if not embedder.fitted:
         embedder.fit(list(texts))
     return embedder

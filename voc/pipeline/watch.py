@@ -139,7 +139,7 @@ def _embed(store: Store, settings: Settings, registry: Any, texts: Sequence[str]
     """Vectors of ``texts`` by the registry's embedder (through the store's cache); None when it cannot match."""
     from voc.semantic import get_embedder
 
-    embedder = get_embedder(settings.topics, settings.seed)
+    embedder = get_embedder(settings.topics, settings.seed, settings.models_dir)
     if not embedder.fitted:
         _warn(state, "tfidf", "live topic assignment needs an embedder fixed across nights (e5 or "
               "sentence-transformers); the tfidf embedder is fitted per night, so arriving texts are not assigned")

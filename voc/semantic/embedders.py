@@ -288,16 +288,28 @@ def _load_embedder(kind: str, st_model: str | None, seed: int) -> Embedder:
 load_embedder.cache_clear = _load_embedder.cache_clear  # type: ignore[attr-defined]  # tests swap backends
 
 
-def get_embedder(settings: TopicSettings, seed: int = 42) -> Embedder:
-    """The embedder the topic settings ask for, loaded once per process.
+def static_table_for(settings: TopicSettings, models_dir: str | Path | None) -> str | None:
+    """The e5-static table file the settings mean: ``topics.static_table``, else the one ``voc models distill``
+    builds under ``models_dir`` (None: the default models folder)."""
+    if settings.static_table:
+        return str(settings.static_table)
+    if models_dir is None:
+        return None
+    from voc.semantic.static import table_path
+
+    return str(table_path(models_dir))
+
+
+def get_embedder(settings: TopicSettings, seed: int = 42, models_dir: str | Path | None = None) -> Embedder:
+    """The embedder the topic settings ask for, loaded once per process (``models_dir``: settings.models_dir, where
+    the e5-static table is built).
 
     For 'tfidf' the returned object is not fitted (``fitted`` is False): fit it on the night's texts, or load a saved
     one with :meth:`TfidfSvdEmbedder.load` to keep nightly vectors comparable.
     """
     name = resolve_embedder_name(settings)
     if name == "e5-static":
-        table = settings.static_table
-        return load_embedder(name, str(table) if table else None, seed)
+        return load_embedder(name, static_table_for(settings, models_dir), seed)
     return load_embedder(name, settings.st_model, seed)
 
 
