@@ -212,3 +212,77 @@ def test_the_sentiment_cascade_embeds_only_the_texts_the_n_gram_model_is_unsure_
     assert rest.status == "done" and counting.texts == []
     details = _stage(rest, "sentiment")["details"]
     assert details["e5_vectors"] == len(wanted) and details["e5_embedded"] == 0
+
+
+def _loads(monkeypatch, make):
+    """Replace the e5 backend by ``make()`` (called on each load) and count the loads."""
+    from voc.semantic import embedders
+
+    loads: list[int] = []
+
+    def factory(_st, _seed):
+        loads.append(1)
+        return make()
+
+    monkeypatch.setitem(embedders.BACKENDS, "e5", factory)
+    embedders.load_embedder.cache_clear()
+    return loads
+
+
+def test_topics_and_routing_load_no_model_when_every_vector_is_cached(env, counting, monkeypatch):
+    """After the embed stage, topics and routing (and a rerun of the embed stage) only look vectors up: their e5
+    is a LazyEmbedder named without loading the model (voc.pipeline.lazy_embedder.embedder_name_for), so a backend
+    that raises when loaded is never called."""
+    settings, store = env
+    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed", "sentiment", "qa"], now=NOW)
+    assert first.status == "done", first.stages
+
+    def refuse():
+        raise AssertionError("e5 loaded although every vector is cached")
+
+    loads = _loads(monkeypatch, refuse)
+    rest = pipeline.run(store, settings, DAY, ["topics", "routing"], now=NOW)
+    assert rest.status == "done", rest.stages
+    assert loads == [] and _stage(rest, "topics")["details"]["embedded_new"] == 0
+    topics = _stage(rest, "topics")
+    assert topics["processed"] + topics["skipped"] >= 8 and _stage(rest, "routing")["details"]["service_types"]
+    out = pipeline.reprocess(store, settings, ["embed"], call_ids=["C0", "T0"], now=NOW)
+    assert out["stages"][0]["processed"] == 2 and out["stages"][0]["details"]["embedded"] == 0 and loads == []
+
+
+def test_a_missing_vector_loads_the_model_once(env, counting, monkeypatch):
+    """A vector missing from the cache (here: deleted after the embed stage) loads e5 once, for topics; routing
+    then finds the vector topics wrote under the same key."""
+    from voc.pipeline.embed import embed_key
+    from voc.pipeline.lazy_embedder import embedder_name_for
+    from voc.store.analytics import embedding_key
+
+    settings, store = env
+    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed", "sentiment", "qa"], now=NOW)
+    assert first.status == "done", first.stages
+    assert embedder_name_for("e5") == E5_NAME == counting.name
+    _item, text = next((i, t) for i, t in pipeline.complaint_docs(store, settings, DAY) if i.external_id == "T1")
+    key = embed_key(text, settings)
+    with store.db.engine.begin() as conn:
+        gone = conn.exec_driver_sql("DELETE FROM embeddings WHERE key = ?", (embedding_key(E5_NAME, key),)).rowcount
+    assert gone == 1
+    counting.texts.clear()
+    loads = _loads(monkeypatch, lambda: counting)
+    rest = pipeline.run(store, settings, DAY, ["topics", "routing"], now=NOW)
+    assert rest.status == "done", rest.stages
+    assert loads == [1] and counting.texts == [key]
+    assert _stage(rest, "topics")["details"]["embedded_new"] == 1
+
+
+def test_a_lazy_embedder_checks_the_name_it_promised():
+    from voc.pipeline.lazy_embedder import LazyEmbedder, lazy_embedder
+
+    fake = CountingEmbedder()
+    lazy = LazyEmbedder("other-name", 384, lambda: fake)
+    assert lazy.embed([]).shape == (0, 384) and not lazy.loaded  # nothing to embed: nothing loaded
+    with pytest.raises(ValueError, match="embedder_name_for is out of date"):
+        lazy.embed(["x"])
+    assert lazy_embedder("e5-static", lambda: fake) is fake  # a name only the loaded backend knows: loaded now
+    ok = lazy_embedder("e5", lambda: fake)
+    assert (ok.name, ok.dim, ok.loaded) == (E5_NAME, 384, False)
+    assert ok.embed(["x"]).shape == (1, 384) and ok.loaded and fake.texts == ["x"]

@@ -124,12 +124,13 @@ class EmbedJob:
 
 def embed_jobs(store: Store | None, settings: Settings) -> tuple[list[EmbedJob], dict[str, str]]:
     """The jobs whose vectors can be computed ahead, with their configured embedders; and why the others cannot."""
+    from voc.pipeline.lazy_embedder import lazy_embedder
     from voc.pipeline.routing import routing_embedder
-    from voc.semantic import get_embedder
+    from voc.pipeline.topics import configured_topic_embedder
 
     jobs: list[EmbedJob] = []
     skipped: dict[str, str] = {}
-    topic = get_embedder(settings.topics, settings.seed, settings.models_dir)
+    topic = configured_topic_embedder(settings)  # e5 loads only if a text is not cached yet (lazy_embedder)
     if topic.fitted:
         jobs.append(EmbedJob("topics", topic.name, lambda: topic))
     else:
@@ -149,9 +150,9 @@ def embed_jobs(store: Store | None, settings: Settings) -> tuple[list[EmbedJob],
     else:
         skipped["qa"] = "qa.step_model: off"
     if _sentiment_scorer(settings) is not None:
-        from voc.sentiment.e5 import e5_embedder
+        from voc.sentiment.e5 import EMBEDDER, e5_embedder
 
-        sentiment = e5_embedder()
+        sentiment = lazy_embedder(EMBEDDER, e5_embedder)
         jobs.append(EmbedJob("sentiment", sentiment.name, lambda: sentiment))
     return jobs, skipped
 

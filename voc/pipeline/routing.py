@@ -64,13 +64,16 @@ def _embedder_model(settings: Settings) -> str | None:
 
 
 def routing_embedder(settings: Settings) -> Any:
-    """The configured routing embedder (loaded once per process), or None for ``routing.embedder: none``."""
+    """The configured routing embedder (loaded once per process), or None for ``routing.embedder: none``; e5 as a
+    :class:`voc.pipeline.lazy_embedder.LazyEmbedder`, whose model loads only when a vector is missing from the
+    store's cache (after the embed stage: never)."""
+    from voc.pipeline.lazy_embedder import lazy_embedder
     from voc.semantic import load_embedder
 
     kind = settings.routing.embedder
     if kind == "none":
         return None
-    return load_embedder(kind, _embedder_model(settings), settings.seed)
+    return lazy_embedder(kind, lambda: load_embedder(kind, _embedder_model(settings), settings.seed))
 
 
 def routing_embed(store: Store | None, settings: Settings, write: bool = True) -> tuple[Any, str]:

@@ -63,11 +63,20 @@ def embed_texts(store: Store, embedder: Embedder, texts: Sequence[str],
     return np.stack([cached[t] for t in texts]), len(missing)
 
 
-def topic_embedder(settings: Settings, texts: Sequence[str]) -> Embedder:
-    """The configured embedder, fitted on ``texts`` when its vector space is fitted per run (tfidf)."""
-    from voc.semantic import get_embedder
+def configured_topic_embedder(settings: Settings) -> Embedder:
+    """The configured topic embedder; e5 as a :class:`voc.pipeline.lazy_embedder.LazyEmbedder`, whose model loads
+    only when a vector is missing from the store's cache (after the embed stage: never)."""
+    from voc.pipeline.lazy_embedder import lazy_embedder
+    from voc.semantic import get_embedder, resolve_embedder_name
 
-    embedder = get_embedder(settings.topics, settings.seed, settings.models_dir)
+    return lazy_embedder(resolve_embedder_name(settings.topics),
+                         lambda: get_embedder(settings.topics, settings.seed, settings.models_dir))
+
+
+def topic_embedder(settings: Settings, texts: Sequence[str]) -> Embedder:
+    """The configured embedder (:func:`configured_topic_embedder`), fitted on ``texts`` when its vector space is
+    fitted per run (tfidf)."""
+    embedder = configured_topic_embedder(settings)
     if not embedder.fitted:
         embedder.fit(list(texts))
     return embedder
