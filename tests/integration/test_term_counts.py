@@ -13,6 +13,7 @@ from voc.config import load_settings
 from voc.pipeline.term_counts import (
     burst_history,
     history_from_scratch,
+    live_history,
     record_day,
     refresh_window,
     source_key,
@@ -43,11 +44,14 @@ def _fill(store, days: int, per_day: int = 30, seed: int = 3) -> None:
                 store.add_interaction(_chat(n, day, LEAK), "text")
 
 
-def _same(store, settings, night: dt.date) -> None:
+def _same(store, settings, night: dt.date, counted: dict | None = None) -> None:
+    """The stored counts' history (``counted`` given: the read-only one of voc watch) equals a recount."""
     from voc.pipeline.topics import complaint_docs
 
     tonight = tokens_by_id(complaint_docs(store, settings, night))
-    got, want = burst_history(store, settings, night, tonight), history_from_scratch(store, settings, night)
+    got = (burst_history(store, settings, night, tonight) if counted is None
+           else live_history(store, settings, night, tonight, counted))
+    want = history_from_scratch(store, settings, night)
     terms = burst_candidates(tonight, settings.topics)
     assert terms
     assert (got.docs, got.days) == (want.docs, want.days)
@@ -84,6 +88,45 @@ def test_counts_equal_a_recount_night_after_night(store, tmp_path) -> None:
     stricter = _settings(tmp_path, VOC_TOPICS__MIN_CHARS="14")  # another complaint rule: every date recounted
     assert len(refresh_window(store, stricter, after)) == 10
     _same(store, stricter, after)
+
+
+def test_the_live_history_reads_the_counts_and_writes_none(store, tmp_path, monkeypatch) -> None:
+    """voc watch's history (live_history) equals a recount while dates are stale (a late arrival, a reprocessed
+    item, a date never counted): those are counted in memory, once per source key, and nothing is stored."""
+    from voc.pipeline import term_counts
+    from voc.pipeline.topics import complaint_docs
+
+    settings = _settings(tmp_path)
+    _fill(store, 11)
+    after = D0 + dt.timedelta(days=10)
+    window = (D0, after - dt.timedelta(days=1))
+    for k in range(3, 8):  # nights 3-7 counted by the nightly path; 8 and 9 never were
+        night = D0 + dt.timedelta(days=k)
+        key = source_key(store, settings, night)
+        refresh_window(store, settings, night)
+        record_day(store, night, key, list(tokens_by_id(complaint_docs(store, settings, night)).values()))
+    stored = store.complaint_days(*window)
+    tokenized: list[list[dt.date]] = []
+    real = term_counts._day_tokens
+    monkeypatch.setattr(term_counts, "_day_tokens", lambda st, s, days: tokenized.append(list(days)) or real(st, s, days))
+
+    counted: dict = {}
+    _same(store, settings, after, counted)
+    assert tokenized == [[D0 + dt.timedelta(days=8), D0 + dt.timedelta(days=9)]] and set(counted) == set(tokenized[0])
+    _same(store, settings, after, counted)
+    assert tokenized[1:] == [[]]  # the next cycle: nothing tokenized again
+
+    late = D0 + dt.timedelta(days=4)
+    store.add_interaction(_chat(99, late, LEAK), "text")  # a late arrival for a date the nightly path counted
+    _same(store, settings, after, counted)
+    assert tokenized[-1] == [late]
+    store.mark("sentiment", _chat(1, D0 + dt.timedelta(days=5), "").id, "done")  # a reprocessed item
+    _same(store, settings, after, counted)
+    assert tokenized[-1] == [D0 + dt.timedelta(days=5)]
+    assert store.complaint_days(*window) == stored  # the nightly path's counts, untouched
+    burst_history(store, settings, after, {})  # the nightly path counts the stale dates: the live history follows
+    _same(store, settings, after, counted)
+    assert tokenized[-1] == []
 
 
 def test_multi_night_run_raises_the_same_findings(tmp_path, monkeypatch) -> None:
