@@ -168,6 +168,54 @@ def test_watch_once_alerts_once_a_day_through_the_webhook_and_nightly_replaces_i
     assert result.processed >= 17
 
 
+def test_watch_embeds_through_the_nightly_keys_and_reads_the_nightly_term_counts(seeded, monkeypatch) -> None:
+    """Arriving chats (today's and a late one of yesterday) go through the text, embed and sentiment stages: their
+    vectors are cached under the keys the nightly jobs look up (job_texts) and the items are marked embedded, so the
+    night's embed stage embeds nothing for them. The term-burst history of each cycle is the nightly per-day counts
+    (live_history: yesterday, stale after the late chat, counted in memory, nothing written) and equals the
+    token-based history recounted from the window's complaints."""
+    from voc import pipeline
+    from voc.pipeline import watch as watch_mod
+    from voc.pipeline.embed import job_texts
+    from voc.pipeline.lazy_embedder import embedder_name_for
+    from voc.pipeline.term_counts import history_from_scratch
+    from voc.topics.bursts import burst_candidates
+
+    settings, store, _env, dates = seeded
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    yesterday = today - dt.timedelta(days=1)
+    compared: list[dt.date] = []
+    real = watch_mod._history
+
+    def checked(store_, settings_, day, today_tokens, state):
+        got, want = real(store_, settings_, day, today_tokens, state), history_from_scratch(store_, settings_, day)
+        terms = burst_candidates(today_tokens, settings_.topics)
+        assert (got.docs, got.days) == (want.docs, want.days) and want.days >= 3
+        assert {t: got.df.get(t, 0) for t in terms} == {t: want.df.get(t, 0) for t in terms}
+        compared.append(day)
+        return got
+
+    monkeypatch.setattr(watch_mod, "_history", checked)
+    counts_before = store.complaint_days(dates[0] - dt.timedelta(days=40), today)
+    write_jsonl(Path(settings.inbox) / "text" / "chat-live-4.jsonl",
+                chat_rows(today, {"退款": 6, "质量": 2}, "live4", 3) + chat_rows(yesterday, {"退款": 3}, "late4", 1))
+    state = WatchState()
+    result = watch_once(store, settings, state=state)
+    assert result.processed == 11 and not any("failed" in n for n in result.notes), result.notes
+    assert sorted(set(compared)) == [yesterday, today]
+    assert set(state.counts) == {yesterday}  # stale after the late chat: counted in memory, not stored
+    assert store.complaint_days(dates[0] - dt.timedelta(days=40), today) == counts_before
+
+    new = [i for i in store.interactions(since=yesterday, until=today) if (i.external_id or "").startswith(("live4-", "late4-"))]
+    assert len(new) == 11
+    assert store.interactions(ids=[i.id for i in new], pending_stage="embed") == []
+    for job in ("topics", "routing"):
+        keys = {k for i in new for k in job_texts(job, i, [], settings)}
+        assert keys and store.cached_texts(embedder_name_for("e5"), sorted(keys)) == keys
+    night = pipeline.run_stage(store, settings, "embed", today, [i.id for i in new])
+    assert (night.processed, night.failed) == (0, 0)  # the night's embed stage finds them done
+
+
 def test_watch_loop_runs_once_or_until_stopped(seeded) -> None:
     settings, store, _env, _dates = seeded
     cycles: list[int] = []

@@ -3,7 +3,10 @@
 Assign-only (:func:`voc.topics.assign.assign_to_topics`): no clustering, no new topics, no registry change; the
 nightly topics stage later replaces the date's assignments with its own. The complaint rule, the embedding cache
 and the emerging/term-burst detection are the nightly ones (:mod:`voc.pipeline.topics`,
-:func:`voc.topics.findings.emerging_signals`).
+:func:`voc.topics.findings.emerging_signals`): new text items go through the text, embed and sentiment stages
+(so their vectors are in the store's cache under the keys the nightly jobs look up, and the night's embed stage
+finds them done), and the term-burst history is the nightly per-day counts
+(:func:`voc.pipeline.term_counts.live_history`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from voc.config import Settings
 from voc.pipeline.embed import embed_key
 from voc.pipeline.ingest import ingest_inbox
 from voc.pipeline.runner import STAGES
+from voc.pipeline.term_counts import LiveCounts
 from voc.pipeline.topics import Doc, complaint_docs, embed_texts
 from voc.records import Interaction
 from voc.store import Store
@@ -68,9 +72,10 @@ class Alert:
 
 @dataclass(slots=True)
 class WatchState:
-    """What a running watcher keeps between cycles (term-burst history and today's tokens, per date)."""
+    """What a running watcher keeps between cycles: per date the tokens of its complaints so far, the term counts of
+    dates it counted itself (:func:`voc.pipeline.term_counts.live_history`), the warnings given."""
 
-    history: dict[dt.date, dict[dt.date, list[list[str]]]] = field(default_factory=dict)
+    counts: LiveCounts = field(default_factory=dict)
     today_tokens: dict[dt.date, dict[str, list[str]]] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)
 
@@ -137,9 +142,9 @@ def _warn(state: WatchState, key: str, message: str) -> None:
 
 def _embed(store: Store, settings: Settings, registry: Any, texts: Sequence[str], state: WatchState) -> np.ndarray | None:
     """Vectors of ``texts`` by the registry's embedder (through the store's cache); None when it cannot match."""
-    from voc.semantic import get_embedder
+    from voc.pipeline.topics import configured_topic_embedder
 
-    embedder = get_embedder(settings.topics, settings.seed, settings.models_dir)
+    embedder = configured_topic_embedder(settings)  # e5 loads only for texts the embed stage did not cache
     if not embedder.fitted:
         _warn(state, "tfidf", "live topic assignment needs an embedder fixed across nights (e5 or "
               "sentence-transformers); the tfidf embedder is fitted per night, so arriving texts are not assigned")
@@ -152,17 +157,22 @@ def _embed(store: Store, settings: Settings, registry: Any, texts: Sequence[str]
 
 
 def _day_tokens(store: Store, settings: Settings, day: dt.date, state: WatchState) -> None:
-    """Load (once per date) the term-burst history and the date's complaints already in the store."""
-    from voc.topics.findings import tokens_by_day, tokens_by_id
+    """Load (once per date) the tokens of the date's complaints already in the store."""
+    from voc.topics.findings import tokens_by_id
 
-    if day in state.history:
+    if day in state.today_tokens:
         return
-    for old in [d for d in state.history if d < day - dt.timedelta(days=1)]:
-        state.history.pop(old, None)
+    for old in [d for d in state.today_tokens if d < day - dt.timedelta(days=1)]:
         state.today_tokens.pop(old, None)
-    state.history[day] = tokens_by_day(complaint_docs(
-        store, settings, day - dt.timedelta(days=settings.topics.window_days), day - dt.timedelta(days=1)))
     state.today_tokens[day] = tokens_by_id(complaint_docs(store, settings, day))
+
+
+def _history(store: Store, settings: Settings, day: dt.date, today_tokens: dict[str, list[str]],
+             state: WatchState) -> Any:
+    """The date's term-burst history: the nightly per-day counts, read only (see live_history)."""
+    from voc.pipeline.term_counts import live_history
+
+    return live_history(store, settings, day, today_tokens, state.counts)
 
 
 def _department(store: Store, topic_id: str | None) -> str | None:
@@ -232,8 +242,9 @@ def _day_alerts(cycle: _Cycle, day: dt.date, folded: list[tuple[dt.date, str]]) 
     for i, _t in day_docs:
         if i.id in cycle.topic_of:
             touched.setdefault(registry.resolve(cycle.topic_of[i.id]), []).append(i.id)
+    history = _history(store, settings, day, today_tokens, cycle.state)
     flagged, bursts = emerging_signals(daily_counts(rows), day, settings.topics, {t.id: t.label for t in registry.topics},
-                                       today_tokens, cycle.state.history[day], cycle.topic_of)
+                                       today_tokens, history, cycle.topic_of)
     alerts = []
     for e in flagged:
         key = f"topic:{e.topic_id}"
@@ -254,15 +265,21 @@ def _day_alerts(cycle: _Cycle, day: dt.date, folded: list[tuple[dt.date, str]]) 
     return alerts
 
 
+LIVE_STAGES = ("text", "embed", "sentiment")  # in the nightly order (DEFAULT_ORDER)
+
+
 def _new_texts(store: Store, settings: Settings, today: dt.date) -> tuple[list[Interaction], list[str]]:
-    """Text items of today and yesterday still waiting for the text or sentiment stage, run through both."""
+    """Text items of today and yesterday still waiting for the text or sentiment stage, run through the text, embed
+    and sentiment stages: the embed stage puts every vector the nightly jobs will look up
+    (:func:`voc.pipeline.embed.job_texts`) in the store's cache, the ones this cycle assigns with included, and marks
+    the items embedded (an item waiting for the embed stage alone is left to the nightly run)."""
     since = today - dt.timedelta(days=1)
     pending = {i.id: i for name in ("text", "sentiment")
                for i in store.interactions(since=since, channels=list(TEXT_CHANNELS), pending_stage=name)}
     items = sorted(pending.values(), key=lambda i: (i.business_date, i.id))
     notes = []
     if items:
-        for name in ("text", "sentiment"):
+        for name in LIVE_STAGES:
             res = STAGES[name].fn(store, settings, today, [i.id for i in items], None)
             if res.failed:
                 notes.append(f"{name}: {res.failed} item(s) failed")
