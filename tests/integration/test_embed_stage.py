@@ -230,19 +230,20 @@ def _loads(monkeypatch, make):
 
 
 def test_topics_and_routing_load_no_model_when_every_vector_is_cached(env, counting, monkeypatch):
-    """After the embed stage, topics and routing (and a rerun of the embed stage) only look vectors up: their e5
-    is a LazyEmbedder named without loading the model (voc.pipeline.lazy_embedder.embedder_name_for), so a backend
-    that raises when loaded is never called."""
+    """After the embed stage, sentiment, QA, topics and routing (and a rerun of the embed stage) only look vectors
+    up: their e5 is a LazyEmbedder named without loading the model (voc.pipeline.lazy_embedder.embedder_name_for;
+    QA's step vectors load theirs on first use), so a backend that raises when loaded is never called."""
     settings, store = env
-    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed", "sentiment", "qa"], now=NOW)
+    first = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed"], now=NOW)
     assert first.status == "done", first.stages
 
     def refuse():
         raise AssertionError("e5 loaded although every vector is cached")
 
     loads = _loads(monkeypatch, refuse)
-    rest = pipeline.run(store, settings, DAY, ["topics", "routing"], now=NOW)
+    rest = pipeline.run(store, settings, DAY, ["sentiment", "qa", "topics", "routing"], now=NOW)
     assert rest.status == "done", rest.stages
+    assert _stage(rest, "sentiment")["details"]["e5_embedded"] == 0 and _stage(rest, "qa")["processed"] == 4
     assert loads == [] and _stage(rest, "topics")["details"]["embedded_new"] == 0
     topics = _stage(rest, "topics")
     assert topics["processed"] + topics["skipped"] >= 8 and _stage(rest, "routing")["details"]["service_types"]

@@ -66,14 +66,15 @@ def shared_vectors(store: Store, settings: Settings, texts: Sequence[str], progr
     to the cache, so later stages and reruns reuse them. The returned scorer remembers the n-gram decisions made
     here, so scoring runs the n-gram model no second time.
     """
+    from voc.pipeline.lazy_embedder import lazy_embedder
     from voc.pipeline.topics import embed_texts
     from voc.sentiment import get_scorer
-    from voc.sentiment.e5 import e5_embedder, e5_inputs_needed, e5_stack_of
+    from voc.sentiment.e5 import EMBEDDER, e5_embedder, e5_inputs_needed, e5_stack_of
 
     if e5_stack_of(get_scorer(settings.sentiment)) is None:
         return get_scorer(settings.sentiment), {}
     known: dict[str, np.ndarray] = {}
-    embedder = e5_embedder()
+    embedder = lazy_embedder(EMBEDDER, e5_embedder)  # loaded only for inputs the embed stage did not cache
 
     def vectors(batch: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(batch) if t not in known]
