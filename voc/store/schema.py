@@ -373,3 +373,81 @@ class ComplaintTermRow(Base):
 
 
 Index("ix_complaint_terms_date", ComplaintTermRow.business_date)
+
+
+class CustomerContactRow(Base):
+    """The customer view's copy of one contact as the report last read it (its interaction, topic, sentiment and QA
+    columns, and the state of its text: content hash, ingest time, text/transcribe item status), with its repeat
+    link (``repeat_of``: the most recent earlier contact of the same customer within the repeat window about the
+    same issue). A contact whose stored copy differs from the store's rows is read again, with its customer's other
+    contacts; the rest are taken from here (:mod:`voc.store.customer_aggregates`)."""
+
+    __tablename__ = "customer_contacts"
+    interaction_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_key: Mapped[str | None] = mapped_column(String(64))  # normalised customer id (None: unknown customer)
+    business_date: Mapped[dt.date] = mapped_column(Date)
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    queue_key: Mapped[str] = mapped_column(String(64))  # the queue, else the channel (the FCR queue grouping)
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    customer_tier: Mapped[str | None] = mapped_column(String(32))
+    customer_value: Mapped[float | None] = mapped_column(Float)
+    service_type: Mapped[str | None] = mapped_column(String(32))
+    topic_id: Mapped[str | None] = mapped_column(String(16))
+    assigned_on: Mapped[dt.date | None] = mapped_column(Date)  # the night that made its topic assignment
+    call_score: Mapped[float | None] = mapped_column(Float)
+    trajectory: Mapped[str | None] = mapped_column(String(16))
+    escalation: Mapped[bool | None] = mapped_column(Boolean)
+    text_score: Mapped[float | None] = mapped_column(Float)
+    qa_score: Mapped[float | None] = mapped_column(Float)
+    review_status: Mapped[str | None] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    ingested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    text_updated: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    text_attempts: Mapped[int | None] = mapped_column(Integer)
+    transcribe_updated: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    transcribe_attempts: Mapped[int | None] = mapped_column(Integer)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # PII-free (voc.customers.safe_attributes)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    repeat_of: Mapped[str | None] = mapped_column(String(40))
+    repeat_days: Mapped[int | None] = mapped_column(Integer)
+    repeat_match: Mapped[str | None] = mapped_column(Text)
+    fcr: Mapped[int] = mapped_column(Integer, default=0)  # 0: a first contact no repeat followed, 1: one did, 2: a repeat
+
+
+Index("ix_customer_contacts_customer", CustomerContactRow.customer_key, CustomerContactRow.business_date)
+# covers the nightly FCR counts (an index-only scan of the period) and the date-range reads
+Index("ix_customer_contacts_counts", CustomerContactRow.business_date, CustomerContactRow.queue_key,
+      CustomerContactRow.agent_id, CustomerContactRow.topic_id, CustomerContactRow.service_type, CustomerContactRow.fcr,
+      CustomerContactRow.customer_key)
+Index("ix_customer_contacts_assigned_on", CustomerContactRow.assigned_on)
+Index("ix_customer_contacts_review", CustomerContactRow.review_status)
+# the customer view asks for the item statuses written since it last looked
+Index("ix_item_status_updated_at", ItemStatus.updated_at)
+
+
+class CustomerRiskRow(Base):
+    """The churn risk of one customer over the lookback period the customer view was last built for (customers
+    without a risk signal have no row)."""
+
+    __tablename__ = "customer_risks"
+    customer_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float, index=True)
+    points: Mapped[float] = mapped_column(Float)
+    risk: Mapped[dict[str, Any]] = mapped_column(JSON)  # voc.customers.CustomerRisk fields
+
+
+class CustomerViewStateRow(Base):
+    """What the stored customer view was built for: the settings it depends on (``source_key``), the period
+    (``since`` .. ``until``), the topic labels its risk reasons name, and when it looked at the store."""
+
+    __tablename__ = "customer_view_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(64))
+    since: Mapped[dt.date] = mapped_column(Date)
+    until: Mapped[dt.date] = mapped_column(Date)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # changes written since are read next
