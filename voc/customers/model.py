@@ -225,18 +225,39 @@ def service_departments(departments: Sequence[Any]) -> dict[str, str]:
     return out
 
 
+def contact_department(topic: str | None, service_type: str | None, topic_departments: Mapping[str, str],
+                       service_departments: Mapping[str, str], fallback_department: str | None) -> str | None:
+    """The owning department of a contact: its topic's route, else its service type's owner, else the fallback (None
+    when the contact has neither a topic nor a service type)."""
+    department = (topic_departments.get(topic) if topic else None) or service_departments.get(service_type or "")
+    return department or (fallback_department if (topic or service_type) else None)
+
+
+def risk_to_dict(risk: CustomerRisk) -> dict[str, Any]:
+    """A :class:`CustomerRisk` as plain JSON data (what the store keeps); :func:`risk_from_dict` reads it back equal."""
+    return {"customer_id": risk.customer_id, "tier": risk.tier, "value": risk.value, "weight": risk.weight,
+            "points": risk.points, "signals": dict(risk.signals), "reasons": list(risk.reasons),
+            "contacts": risk.contacts, "last_contact": risk.last_contact.isoformat()}
+
+
+def risk_from_dict(data: Mapping[str, Any]) -> CustomerRisk:
+    return CustomerRisk(customer_id=data["customer_id"], tier=data["tier"], value=data["value"], weight=data["weight"],
+                        points=data["points"], signals=dict(data["signals"]), reasons=tuple(data["reasons"]),
+                        contacts=data["contacts"], last_contact=dt.date.fromisoformat(data["last_contact"]))
+
+
 def contact_from_row(row: Any, labels: Mapping[str, str], topic_departments: Mapping[str, str],
                      service_departments: Mapping[str, str], fallback_department: str | None) -> Contact:
     """A :class:`Contact` from a stored contact row (``voc.store.customers.ContactRow``): PII-free attributes and
     excerpt, its topic's label, and its owning department (the topic's route, else the service type's owner)."""
     topic, stype = row.topic_id, row.service_type
-    department = (topic_departments.get(topic) if topic else None) or service_departments.get(stype or "")
+    department = contact_department(topic, stype, topic_departments, service_departments, fallback_department)
     return Contact(
         interaction_id=row.interaction_id, customer_id=customer_key(row.customer_id), channel=row.channel,
         business_date=row.business_date, started_at=row.started_at, external_id=row.external_id, queue=row.queue,
         agent_id=row.agent_id, customer_tier=row.customer_tier, customer_value=row.customer_value,
         service_type=stype, topic_id=topic, topic_label=labels.get(topic) if topic else None,
-        department=department or (fallback_department if (topic or stype) else None),
+        department=department,
         sentiment=row.call_score if row.call_score is not None else row.text_score, trajectory=row.trajectory,
         escalation=bool(row.escalation), qa_score=row.qa_score, qa_review=row.review_status,
         attributes=safe_attributes(row.attributes), excerpt=excerpt(row.text),

@@ -247,3 +247,19 @@ def repeat_stats(
                 a[3] += 1
     rows = [RepeatStats(k, *v) for k, v in acc.items()]
     return sorted(rows, key=lambda r: (-r.contacts, r.key))
+
+
+def stats_from_counts(counts: Iterable[tuple[str | None, int, int, int]]) -> list[RepeatStats]:
+    """:func:`repeat_stats` from counts summed elsewhere: (group, known-customer contacts, repeats, first contacts no
+    repeat followed) per part of a group (a group may come in several parts; None = no group); same order."""
+    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for group, contacts, repeats, resolved in counts:
+        if group is None:
+            continue
+        a = acc[group]
+        a[0] += contacts
+        a[1] += repeats
+        a[2] += contacts - repeats
+        a[3] += resolved
+    rows = [RepeatStats(k, *v) for k, v in acc.items()]
+    return sorted(rows, key=lambda r: (-r.contacts, r.key))
