@@ -274,7 +274,14 @@ def run(store: Store, settings: Settings, run_date: dt.date, stages: Iterable[st
 def release_memory() -> None:
     """Hand what a night freed back to the system, so a process running night after night (a backfill, a test, a
     worker) peaks at one night's memory: a full collection (reference cycles of the night's records and frames),
-    then glibc's ``malloc_trim`` (freed blocks otherwise stay mapped in its heap). Models stay loaded."""
+    then glibc's ``malloc_trim`` (freed blocks otherwise stay mapped in its heap). Models stay loaded; the per-text
+    token memos (topic tokens, the sentiment model's jieba words) are emptied."""
+    import sys
+
+    for module, memo in (("voc.semantic.tokens", "_default_tokens"), ("voc.sentiment.features", "words")):
+        cached = getattr(sys.modules.get(module), memo, None)
+        if cached is not None:
+            cached.cache_clear()
     gc.collect()
     try:
         import ctypes

@@ -59,6 +59,18 @@ def tokenize(text: str, stop: Iterable[str] | None = None) -> list[str]:
     return out
 
 
+TOKENS_MEMO = 65_536  # texts whose default-stopword tokens are remembered (a night labels, then counts, the same; release_memory clears it)
+
+
+@functools.lru_cache(maxsize=TOKENS_MEMO)
+def _default_tokens(text: str) -> tuple[str, ...]:
+    return tuple(tokenize(text))
+
+
 def tokenize_many(texts: Sequence[str], stop: Iterable[str] | None = None) -> list[list[str]]:
-    stop_set = stopwords() if stop is None else frozenset(stop)
+    """:func:`tokenize` of each text; with the default stopwords a text's tokens are remembered, so the stages that
+    label topics and count terms over the same complaints cut each once."""
+    if stop is None:
+        return [list(_default_tokens(t)) for t in texts]
+    stop_set = frozenset(stop)
     return [tokenize(t, stop_set) for t in texts]

@@ -230,11 +230,20 @@ class E5StackScorer:
 
         if not texts:
             return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
-        return (np.asarray(self.model.decision(texts), dtype=np.float64),
-                np.asarray(default_lexicon_scorer().score(texts), dtype=np.float64))
+        z, lex = [], []
+        for i in range(0, len(texts), NGRAM_CHUNK):  # chunks: the lexicon finds the model's jieba words remembered
+            chunk = texts[i : i + NGRAM_CHUNK]
+            z.append(np.asarray(self.model.decision(chunk), dtype=np.float64))
+            lex.append(np.asarray(default_lexicon_scorer().score(chunk), dtype=np.float64))
+        return np.concatenate(z), np.concatenate(lex)
+
+    @property
+    def every_text(self) -> bool:
+        """No band, or the widest (0.5): every text goes through e5, so no n-gram decision is needed to choose."""
+        return self.band is None or self.band >= 0.5
 
     def _need(self, logit_ngram: np.ndarray) -> np.ndarray:
-        if self.band is None:
+        if self.every_text:
             return np.ones(len(logit_ngram), dtype=bool)
         p = 1.0 / (1.0 + np.exp(-logit_ngram))
         return np.abs(p - 0.5) < self.band
@@ -243,7 +252,7 @@ class E5StackScorer:
         """Which of ``texts`` this scorer reads an e5 vector for: all without a band; with one, those whose n-gram
         + lexicon P(positive) is within ``band`` of 0.5. The pipeline asks through :func:`e5_inputs_needed`."""
         texts = list(texts)
-        if self.band is None:
+        if self.every_text:  # the embed stage asks before scoring: no n-gram pass just to learn "all"
             return np.ones(len(texts), dtype=bool)
         z, lex = self._ngram(texts)
         return self._need(self.model.calibrated_logit(z, lex))
@@ -270,6 +279,9 @@ class E5StackScorer:
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return probability_to_score(self.predict_proba(texts))
+
+
+NGRAM_CHUNK = 2048  # below features.WORDS_MEMO: one jieba pass per text for the n-gram model and the lexicon
 
 
 def e5_inputs_needed(scorer: Any, texts: Sequence[str]) -> list[str]:

@@ -71,6 +71,16 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+WORDS_MEMO = 16_384  # texts whose jieba words are remembered: the n-gram features and the lexicon cut the same text
+
+
+@functools.lru_cache(maxsize=WORDS_MEMO)
+def words(normalised: str) -> tuple[str, ...]:
+    """jieba's words (precise mode, HMM) of an already normalised text, spaces dropped; one cut shared by the n-gram
+    features and the lexicon scorer (:mod:`voc.sentiment.lexicon`), which read the same text one after the other."""
+    return tuple(w for w in _tokenizer().lcut(normalised, HMM=True) if w.strip())
+
+
 def tokens(text: str, config: FeatureConfig) -> list[str]:
     """The feature strings of one (already normalised) text, namespaced by kind."""
     out: list[str] = []
@@ -79,10 +89,10 @@ def tokens(text: str, config: FeatureConfig) -> list[str]:
     for n in range(lo, hi + 1):
         out.extend("c" + compact[i : i + n] for i in range(len(compact) - n + 1))
     if config.words:
-        words = [w for w in _tokenizer().lcut(text, HMM=True) if w.strip()]
-        out.extend("w" + w for w in words)
+        ws = words(text)
+        out.extend("w" + w for w in ws)
         if config.word_bigrams:
-            out.extend("b" + a + "|" + b for a, b in zip(words, words[1:], strict=False))
+            out.extend("b" + a + "|" + b for a, b in zip(ws, ws[1:], strict=False))
     return out
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voc.sentiment.features import _tokenizer, normalise
+from voc.sentiment.features import normalise, words
 
 DATA = Path(__file__).resolve().parent / "data"
 # Polarity words look back this many tokens (within a clause) for negators and degree adverbs.
@@ -96,7 +96,7 @@ class LexiconScorer:
     def raw(self, text: str) -> tuple[float, int]:
         """(summed polarity, number of sentiment hits) of one text."""
         lex = self.lexicon
-        toks = [t for t in _tokenizer().lcut(normalise(text)) if t.strip()]
+        toks = words(normalise(text))
         total, hits, weight = 0.0, 0, 1.0
         for i, tok in enumerate(toks):
             if _CLAUSE_END.match(tok):
