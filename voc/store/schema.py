@@ -410,7 +410,7 @@ class CustomerContactRow(Base):
     text_attempts: Mapped[int | None] = mapped_column(Integer)
     transcribe_updated: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     transcribe_attempts: Mapped[int | None] = mapped_column(Integer)
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # PII-free (voc.customers.safe_attributes)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # the PII-free ones links compare
     excerpt: Mapped[str] = mapped_column(Text, default="")
     repeat_of: Mapped[str | None] = mapped_column(String(40))
     repeat_days: Mapped[int | None] = mapped_column(Integer)

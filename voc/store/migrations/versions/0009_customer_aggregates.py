@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column('text_attempts', sa.Integer(), nullable=True),
         sa.Column('transcribe_updated', sa.DateTime(timezone=True), nullable=True),
         sa.Column('transcribe_attempts', sa.Integer(), nullable=True),
-        sa.Column('attributes', sa.JSON(), nullable=False),
+        sa.Column('attributes', sa.JSON(), nullable=True),
         sa.Column('excerpt', sa.Text(), nullable=False),
         sa.Column('repeat_of', sa.String(length=40), nullable=True),
         sa.Column('repeat_days', sa.Integer(), nullable=True),
