@@ -183,3 +183,46 @@ def test_embedder_without_a_reference_centre_builds_from_scratch(store, tmp_path
     assert not pc.view_can_be_kept(store, settings)
     _same(store, settings, D0 + dt.timedelta(days=3))
     assert stored.view_state(store) is None
+
+
+def test_nightly_runs_keep_the_view_equal(tmp_path, monkeypatch) -> None:
+    """The real stages night after night (the report stage keeps the view), a reprocessed date and a rerun: the
+    kept view equals the report from scratch every night (here the watermark is the start of each night's run)."""
+    import json
+
+    from voc import pipeline
+    from voc.store import Store
+
+    _fake_embed(monkeypatch)
+    rng = random.Random(8)
+    rows = []
+    for k in range(9):
+        day = D0 + dt.timedelta(days=k)
+        rows += [{"id": f"c{k}-{n}", "text": "，".join(rng.sample(PHRASES, 2)), "created_at": f"{day}T{9 + n % 8:02d}:00:00",
+                  "customer_id": f"u{rng.randrange(8)}", "channel": "chat", "order_id": f"O{rng.randrange(5)}"}
+                 for n in range(12)]
+    (tmp_path / "inbox" / "text").mkdir(parents=True)
+    (tmp_path / "inbox" / "text" / "chats.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    settings = load_settings(environ={
+        "VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'voc.db'}", "VOC_INBOX": str(tmp_path / "inbox"),
+        "VOC_EXPORTS_DIR": str(tmp_path / "exports"), "VOC_TOPICS__EMBEDDER": "tfidf",
+        "VOC_TOPICS__MIN_CLUSTER_SIZE": "4", "VOC_TOPICS__REDUCE_DIM": "5", "VOC_SENTIMENT__BACKEND": "model",
+        "VOC_CUSTOMERS__LOOKBACK_DAYS": "4", "VOC_CUSTOMERS__REPEAT_WINDOW_DAYS": "2"})
+    store = Store.open(settings.db_url)
+    stages = ["ingest", "text", "sentiment", "topics", "routing", "report"]
+    try:
+        for k in range(9):
+            day = D0 + dt.timedelta(days=k)
+            assert pipeline.run(store, settings, day, stages).status == "done"
+            state = stored.view_state(store)
+            assert state is not None and state.until == day  # the report stage kept the view
+            _same(store, settings, day)
+        last = D0 + dt.timedelta(days=8)
+        pipeline.reprocess(store, settings, ["sentiment", "routing"], since=last - dt.timedelta(days=2),
+                           until=last - dt.timedelta(days=2))
+        _same(store, settings, last)
+        assert pipeline.run(store, settings, last, stages).status == "done"
+        _same(store, settings, last)
+    finally:
+        store.close()
