@@ -19,6 +19,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_fitted_embedders():
+    """A test module that fitted the process's tfidf embedder (it keeps its first space for the process's life, as a
+    nightly run relies on) must not hand that space to the next module's store: drop it after the module."""
+    yield
+    import sys
+
+    embedders = sys.modules.get("voc.semantic.embedders")
+    if embedders is not None:
+        embedders.forget_fitted_embedders()
+
+
 PG_URL = os.environ.get("VOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -312,16 +312,33 @@ def load_embedder(kind: str, st_model: str | None = None, seed: int = 42) -> Emb
     return _load_embedder(kind, st_model, int(seed))
 
 
+_FITTED_LOADED = {"tfidf": False}  # whether _load_embedder built one that fits per use (forget_fitted_embedders)
+
+
 @functools.lru_cache(maxsize=4)
 def _load_embedder(kind: str, st_model: str | None, seed: int) -> Embedder:
     factory = BACKENDS.get(kind)
     if factory is None:
         raise ValueError(f"topics.embedder: unknown backend {kind!r}; expected one of: auto, "
                          f"{', '.join(BACKENDS)}")
-    return factory(st_model, seed)
+    embedder = factory(st_model, seed)
+    if isinstance(embedder, TfidfSvdEmbedder):
+        _FITTED_LOADED["tfidf"] = True
+    return embedder
 
 
 load_embedder.cache_clear = _load_embedder.cache_clear  # type: ignore[attr-defined]  # tests swap backends
+
+
+def forget_fitted_embedders() -> bool:
+    """Drop the process's loaded embedders if one of them fits its space on the texts it is given (tfidf): that one
+    keeps the space of the first texts it saw, for the process's life (a nightly run in one process relies on it).
+    For tests and tools that run several stores in one process. Returns whether anything was dropped."""
+    if not _FITTED_LOADED["tfidf"]:
+        return False
+    _FITTED_LOADED["tfidf"] = False
+    _load_embedder.cache_clear()
+    return True
 
 
 def static_table_for(settings: TopicSettings, models_dir: str | Path | None) -> str | None:
