@@ -58,6 +58,22 @@ def test_find_split_takes_the_mode_far_from_the_parent_and_leaves_one_population
     assert find_split(small, a, **kwargs) is None  # the other mode is too small to be a topic
 
 
+def test_a_night_whose_members_are_all_new_leaves_as_one_mode() -> None:
+    """A faulty batch assigned wholesale to an old topic: no second mode tonight for 2-means, yet every member is
+    far from the topic's centroid before tonight and close to each other: they leave together."""
+    rng = np.random.default_rng(4)
+    a, b = _directions(rng, 2)
+    kwargs = {"min_size": 6, "cohesion_floor": 0.3, "separate_below": 0.6, "min_gain": 0.1, "seed": 0}
+    new = _blob(rng, b, 9, 0.12)
+    found = find_split(new, a, **kwargs)
+    assert found is not None and sorted(found.part.tolist()) == list(range(9)) and not len(found.stay)
+    assert found.to_parent < 0.6 and found.gain >= 0.1
+    assert find_split(_blob(rng, a, 9, 0.12), a, **kwargs) is None  # an ordinary night of the topic stays
+    assert find_split(_blob(rng, b, 5, 0.12), a, **kwargs) is None  # too few to be a topic
+    loose = _unit(rng.standard_normal((12, DIM)))  # far from the topic, but not one population either
+    assert find_split(loose, a, **kwargs) is None
+
+
 def _docs(day: dt.date, blocks: list[tuple[str, np.ndarray]]) -> list[TopicDoc]:
     return [TopicDoc(f"{day:%m%d}-{name}-{k:03d}", name, day, v) for name, x in blocks for k, v in enumerate(x)]
 

@@ -91,6 +91,11 @@ def find_split(units: np.ndarray, parent: np.ndarray | None, *, min_size: int, c
     The leaving part is the one farther from the parent centroid (a known topic keeps its established mode), or
     the smaller one for a topic founded tonight."""
     n = len(units)
+    if parent is not None and n >= min_size:
+        whole = _whole_night_leaves(units, parent, min_size=min_size, cohesion_floor=cohesion_floor,
+                                    separate_below=separate_below, min_gain=min_gain)
+        if whole is not None:
+            return whole
     if n < 2 * min_size if parent is None else n < min_size + 2:
         return None
     labels = two_means(units, seed)
@@ -123,3 +128,29 @@ def find_split(units: np.ndarray, parent: np.ndarray | None, *, min_size: int, c
         return None
     stay = np.sort(np.concatenate([stay, part[~leaving]]))
     return Split(part[leaving], stay, round(separation, 4), round(to_parent, 4), round(cohesion, 4), round(gain, 4))
+
+
+def _whole_night_leaves(units: np.ndarray, parent: np.ndarray, *, min_size: int, cohesion_floor: float,
+                        separate_below: float, min_gain: float) -> Split | None:
+    """One mode, not the topic's: every member of the night is about something new that landed in an old topic
+    (a faulty batch assigned wholesale to an installation topic: 2-means has no second mode to find). The night's
+    members leave when, as one group, they pass the tests of a leaving part: a topic on their own, apart from the
+    topic's centroid before tonight, and better described by their own centroid by ``min_gain``."""
+    cent = _unit(units.sum(axis=0, keepdims=True))[0]
+    to_parent = float(cent @ parent)
+    if to_parent >= separate_below:
+        return None
+    loo = _loo(units)
+    cohesion = float(np.median(loo))
+    if cohesion < cohesion_floor:
+        return None
+    own_gain = loo - units @ parent
+    gain = float(np.median(own_gain))
+    if gain < min_gain:
+        return None
+    leaving = own_gain > 0
+    if leaving.sum() < min_size:
+        return None
+    idx = np.arange(len(units))
+    return Split(idx[leaving], idx[~leaving], round(to_parent, 4), round(to_parent, 4), round(cohesion, 4),
+                 round(gain, 4))
