@@ -52,7 +52,7 @@ def _fake_embed(monkeypatch) -> None:
 def _settings(tmp_path: Path, **env: str):
     return load_settings(environ={"VOC_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "VOC_INBOX": str(tmp_path),
                                   "VOC_EXPORTS_DIR": str(tmp_path / "exports"), "VOC_CUSTOMERS__LOOKBACK_DAYS": "6",
-                                  "VOC_CUSTOMERS__REPEAT_WINDOW_DAYS": "2", "VOC_CUSTOMERS__TOP_N": "6", **env})
+                                  "VOC_CUSTOMERS__REPEAT_WINDOW_DAYS": "2", "VOC_CUSTOMERS__TOP_N": "99", **env})
 
 
 def _add_day(store, rng: random.Random, day: dt.date, n: int = 14, tag: str = "") -> list[str]:
@@ -91,6 +91,20 @@ def _add_day(store, rng: random.Random, day: dt.date, n: int = 14, tag: str = ""
     return ids
 
 
+def _add_one(store, iid: str, cid: str, day: dt.date, *, tier: str | None = None, value: float | None = None,
+             topic: str | None = None, score: float = 0.0) -> None:
+    inter = Interaction(id=iid, channel=Channel.CHAT, business_date=day, content_hash=f"h{iid}", external_id=iid,
+                        started_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC), customer_id=cid,
+                        customer_tier=tier, customer_value=value, text="空调漏水")
+    assert store.add_interaction(inter, "text") == "new"
+    with store.db.session() as s:
+        s.add(SentimentRow(interaction_id=iid, idx=-1, score=score, label="x"))
+        if topic:
+            s.add(TopicAssignmentRow(interaction_id=iid, topic_id=topic, similarity=0.9, business_date=day,
+                                     assigned_on=day))
+    store.mark("text", iid, "done")
+
+
 def _same(store, settings, night: dt.date) -> dict:
     kept = pc.build_customer_report(store, settings, night).to_dict()
     scratch = pc.build_customer_report_from_scratch(store, settings, night).to_dict()
@@ -117,7 +131,18 @@ def test_kept_view_equals_the_report_from_scratch(store, tmp_path, monkeypatch) 
     for k in range(16):  # the 6-day period and the 2-day window before it move past the first days
         night = D0 + dt.timedelta(days=k)
         ids[night] = _add_day(store, rng, night)
+        if k in (3, 4, 5, 7):  # a chain of four: the day-4 repeat, followed, alone leaves the window on night 12
+            _add_one(store, f"chain-{k}", "C9", night, topic="T0001", score=-0.9)
+        if k in (2, 6):  # the customer's only tier and value are on the contact alone leaving the window on night 10
+            _add_one(store, f"tier-{k}", "V9", night, tier="vip" if k == 2 else None, value=50000.0 if k == 2 else None,
+                     score=-0.9)
         report = _same(store, settings, night)
+        if k in (9, 10, 11, 12):
+            risks = {r["customer_id"]: r for r in report["at_risk"]}  # all of them (top_n 99)
+            if k <= 11:  # its last contact (day 6) is in the period until night 11
+                assert risks["V9"]["tier"] == ("vip" if k < 10 else None)
+            if k >= 11:
+                assert any(f"{14 - k} contacts in" in r for r in risks["C9"]["reasons"]), risks["C9"]
     assert report["overall"]["repeats"] > 0 and report["at_risk"] and report["overall"]["unknown_contacts"] > 0
     assert any("contacts in" in r for c in report["at_risk"] for r in c["reasons"])  # a chain named
     night = D0 + dt.timedelta(days=15)
@@ -156,6 +181,7 @@ def test_kept_view_equals_the_report_from_scratch(store, tmp_path, monkeypatch) 
         s.execute(delete(InteractionRow).where(InteractionRow.id == ids[night][0]))  # deleted
     _same(store, settings, night)
 
+    _same(store, _settings(tmp_path, VOC_CUSTOMERS__TOP_N="3"), night)  # the top 3 of the stored risks, ties cut
     wider = _settings(tmp_path, VOC_CUSTOMERS__REPEAT_WINDOW_DAYS="3")  # another setting: rebuilt
     _same(store, wider, night)
     _same(store, wider, night - dt.timedelta(days=5))  # an earlier date: rebuilt

@@ -303,8 +303,8 @@ def refresh_customer_view(store: Store, settings: Settings, run_date: dt.date, v
     dirty = {c["customer_key"] for c in fresh.values()} | {r.old_customer_key for r in changed} | {k for _i, k in gone}
     if state is not None:
         day = dt.timedelta(days=1)
-        dirty |= stored.customers_between(store, [(state.since - dt.timedelta(days=window), first - day),
-                                                  (state.since, since - day)])
+        dirty |= stored.customers_between(store, [(state.since, since - day)])  # contacts leaving the period
+        dirty |= stored.customers_leaving(store, state.since - dt.timedelta(days=window), first - day)  # the window
         relabelled = {t for t in set(labels) | set(state.labels) if labels.get(t) != state.labels.get(t)}
         if relabelled:
             dirty |= stored.customers_with_topics(store, relabelled, first, run_date)

@@ -209,6 +209,17 @@ def customers_between(store: Store, ranges: Iterable[tuple[dt.date, dt.date]]) -
     return out
 
 
+def customers_leaving(store: Store, since: dt.date, until: dt.date) -> set[str]:
+    """Customers with a stored contact dated in [since, until] that can change their risk by leaving the view's
+    window: one a repeat followed or that names a tier or value (any other is in no chain of the window and named
+    nowhere in the risk: its customer's risk stays as it is)."""
+    c = CustomerContactRow
+    with store.db.session() as s:
+        return set(s.scalars(select(c.customer_key).distinct().where(
+            c.business_date >= since, c.business_date <= until, c.customer_key.is_not(None),
+            or_(c.fcr != 0, and_(c.customer_tier.is_not(None), c.customer_tier != ""), c.customer_value.is_not(None)))))
+
+
 def customers_with_topics(store: Store, topic_ids: Iterable[str], since: dt.date, until: dt.date) -> set[str]:
     """Customers with a stored contact in one of ``topic_ids`` dated in [since, until]."""
     wanted = sorted(set(topic_ids))
