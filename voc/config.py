@@ -70,17 +70,18 @@ class TextSettings(_Section):
 class SentimentSettings(_Section):
     backend: Literal["auto", "model", "e5-stack", "lexicon", "snownlp", "sentence-transformers"] = Field(
         "auto", description="auto = the e5 stack behind a cascade: the shipped calibrated n-gram + lexicon model (hashlr+lex) scores every text, "
-                            "and those within e5_band of 0.5 (default 0.5: every text) get the e5-stack's "
+                            "and those within e5_band of 0.5 (default 0.15) get the e5-stack's "
                             "score; e5-stack: that model stacked with a logistic head on e5 vectors (hashlr+lex+e5) for every text, picked "
                             "by worst leave-one-domain-out and unseen-category accuracy (bench/sentiment); the e5 vectors come from the "
                             "store's embedding cache (the embed stage computes the ones needed) or are embedded batched (~10-20 texts/s "
                             "on 2 CPU cores); model: the n-gram + lexicon model alone (~1,600 texts/s, no e5; also what auto means with a "
                             "model_path); lexicon; snownlp; sentence-transformers")
-    e5_band: float = Field(0.5, ge=0, le=0.5, description="backend auto: a text gets the e5 stack's score when the n-gram model's "
-                           "P(positive) is within this of 0.5 (0 = the n-gram model alone; 0.5, the default = every text through e5, "
-                           "whose vectors topics and routing embed anyway at night; 0.15 = the cascade measured in "
-                           "bench/sentiment/cascade.py for throughput: accuracy within 0.2 points of the full stack, e5 for ~10-15 % "
-                           "of texts, but a different complaint set moves the topic registry)")
+    e5_band: float = Field(0.15, ge=0, le=0.5, description="backend auto: a text gets the e5 stack's score when the n-gram model's "
+                           "P(positive) is within this of 0.5 (0 = the n-gram model alone; 0.15, the default = the cascade measured in "
+                           "bench/sentiment/cascade.py: accuracy within 0.2 points of the full stack, e5 for ~10-15 % of texts; "
+                           "0.5 = every text through e5). Below 0.5 a text the n-gram model is sure reads as praise gets no e5 "
+                           "vector at all (no topic, service type from its words: voc.pipeline.embed.reads_as_praise), ~40 % of "
+                           "review texts (bench/throughput)")
     model_path: Path | None = Field(None, description="trained scorer artifact (model: the n-gram npz; e5-stack: the head npz); default: the one shipped in voc/sentiment")
     st_model: str | None = Field(None, description="sentence-transformers model name/path for the 'sentence-transformers' backend")
     negative_threshold: float = Field(-0.35, description="utterance score below this counts as negative")

@@ -214,6 +214,37 @@ def test_the_sentiment_cascade_embeds_only_the_texts_the_n_gram_model_is_unsure_
     assert details["e5_vectors"] == len(wanted) and details["e5_embedded"] == 0
 
 
+def test_praise_the_n_gram_model_is_sure_of_gets_no_vector(env, counting):
+    """With the cascade (the default band), a text contact the n-gram model is sure reads as praise needs no e5
+    vector: it is no complaint (no topic) and its service type comes from its words with the average vector. The
+    embed stage skips it, routing gives it a service type all the same, and no later stage embeds it."""
+    from voc.pipeline.embed import job_texts, known_text_score, reads_as_praise
+
+    settings, store = env
+    praise = "质量很好，非常满意，师傅安装很专业，下次还会再来"
+    write_jsonl(settings.inbox / "text" / "reviews.jsonl", [
+        {"id": "P1", "created_at": "2026-11-20T09:00:00+08:00", "customer_id": "U9", "text": praise}])
+    assert settings.sentiment.e5_band < 0.5  # the default is the cascade
+    run = pipeline.run(store, settings, DAY, ["ingest", "transcribe", "text", "embed"], now=NOW)
+    assert run.status == "done", run.stages
+    item = next(i for i in store.interactions(run_date=DAY) if i.external_id == "P1")
+    complaint = next(i for i in store.interactions(run_date=DAY) if i.external_id == "T1")
+    assert known_text_score(item, settings) >= settings.sentiment.positive_threshold and reads_as_praise(item, settings)
+    assert job_texts("topics", item, [], settings) == [] and job_texts("routing", item, [], settings) == []
+    assert praise not in counting.texts
+    assert not reads_as_praise(complaint, settings) and job_texts("routing", complaint, [], settings)
+    counting.texts.clear()
+    rest = pipeline.run(store, settings, DAY, ["sentiment", "qa", "topics", "routing", "report"], now=NOW)
+    assert rest.status == "done", rest.stages
+    assert counting.texts == []  # routing imputed its vector; the customer view compares no praise
+    (summary,) = store.call_sentiments([item.id]).values()
+    assert summary.score == pytest.approx(known_text_score(item, settings), abs=1e-4)  # what the gate foresaw
+    assert item.id not in {i.id for i, _text in pipeline.complaint_docs(store, settings, DAY)}
+    service = store.db.engine.connect().exec_driver_sql(
+        "SELECT service_type FROM interactions WHERE id = ?", (item.id,)).scalar()
+    assert service  # a service type all the same
+
+
 def _loads(monkeypatch, make):
     """Replace the e5 backend by ``make()`` (called on each load) and count the loads."""
     from voc.semantic import embedders

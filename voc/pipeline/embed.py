@@ -84,13 +84,20 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
       texts the n-gram model is unsure of (it runs here, ~1 ms a text); else none.
     """
     if job == "topics":
-        from voc.topics.complaints import complaint_text
+        from voc.topics.complaints import complaint_text, is_complaint
 
         text = complaint_text(item, utterances).strip()
-        return [embed_key(text, settings)] if len(text) >= settings.topics.min_chars else []
+        if len(text) < settings.topics.min_chars:
+            return []
+        known = known_text_score(item, settings)
+        if known is not None and not is_complaint(item, text, known, settings):
+            return []  # its sentiment, known without e5, already says it is no complaint
+        return [embed_key(text, settings)]
     if job == "routing":
         from voc.routing import contact_text
 
+        if reads_as_praise(item, settings):
+            return []  # service type from its words and the average vector (pipeline.routing.contact_vectors)
         return [contact_key(contact_text(item, utterances).strip(), settings)]
     if job == "qa":
         return agent_sentences(utterances) if item.channel.value == "call" else []
@@ -100,6 +107,43 @@ def job_texts(job: str, item: Interaction, utterances: Sequence[Utterance], sett
         scorer = _sentiment_scorer(settings)
         return e5_inputs_needed(scorer, sentiment_texts(item, utterances)) if scorer is not None else []
     raise ValueError(f"unknown embedding job {job!r}; expected one of {', '.join(JOBS)}")
+
+
+_GATES: dict[tuple[Any, ...], Any] = {}
+
+
+def _gate_scorer(settings: Settings) -> Any:
+    """The configured sentiment scorer as the sentiment stage builds it (customer-service rules included), for the
+    scores it gives without e5; built once per process and setting, remembering its n-gram decisions."""
+    from voc.sentiment import get_scorer
+
+    key = (settings.sentiment.backend, settings.sentiment.e5_band, str(settings.sentiment.model_path),
+           settings.sentiment.st_model)
+    if key not in _GATES:
+        def refuse(inputs: Sequence[str]) -> np.ndarray:
+            raise RuntimeError("the praise gate asked for e5 vectors; it scores only texts that need none")
+
+        _GATES.clear()
+        _GATES[key] = get_scorer(settings.sentiment, vectors=refuse)
+    return _GATES[key]
+
+
+def known_text_score(item: Interaction, settings: Settings) -> float | None:
+    """A text contact's sentiment score where the configured scorer gives it without an e5 vector (a cascade band
+    below 0.5: the n-gram model is sure), as the sentiment stage will store it; None for calls, for texts that go
+    through e5, and with every text through e5 (sentiment.e5_band 0.5)."""
+    if item.channel.value == "call":
+        return None
+    from voc.sentiment.e5 import scores_without_e5
+
+    return scores_without_e5(_gate_scorer(settings), sentiment_texts(item, ()))[0]
+
+
+def reads_as_praise(item: Interaction, settings: Settings) -> bool:
+    """A text contact whose sentiment, known without e5, is praise (>= ``sentiment.positive_threshold``): no topic
+    (never a complaint) and no routing vector (its service type comes from its words with the average vector)."""
+    known = known_text_score(item, settings)
+    return known is not None and known >= settings.sentiment.positive_threshold
 
 
 def _sentiment_scorer(settings: Settings) -> Any:

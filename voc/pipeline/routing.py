@@ -108,6 +108,37 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
     return SeededEmbed(writing if write else read_only, embedder.name), embedder.name
 
 
+def contact_vectors(store: Store, settings: Settings, items: Sequence[Interaction], texts: dict[str, str]) -> Any:
+    """Vectors for the service types of ``texts`` (interaction id -> contact text, in order), or None without a routing
+    embedder. A text contact that reads as praise and has no cached vector (the embed stage skipped it:
+    :func:`voc.pipeline.embed.reads_as_praise`) gets the reference mean, the average customer-service text, so its
+    character n-grams decide; every other contact its own vector, from the cache or embedded now."""
+    import numpy as np
+
+    from voc.pipeline.embed import contact_key
+
+    ids = list(texts)
+    if settings.routing.embedder == "none" or not ids:
+        return None
+    embed, name = routing_embed(store, settings)
+    mean = reference_mean(name)
+    texts_of = {i.id: i for i in items}
+    praise: set[str] = set()
+    if mean is not None:
+        summaries = store.call_sentiments([i for i in ids if texts_of[i].channel.value != "call"])
+        praise = {i for i, s in summaries.items() if s.score >= settings.sentiment.positive_threshold}
+        if praise:
+            cached = store.cached_embeddings(name, [contact_key(texts[i], settings) for i in praise])
+            praise = {i for i in praise if contact_key(texts[i], settings) not in cached}
+    own = [i for i in ids if i not in praise]
+    rows = np.asarray(embed([texts[i] for i in own]), dtype=np.float32) if own else None
+    out = np.empty((len(ids), len(mean) if mean is not None else rows.shape[1]), dtype=np.float32)
+    where = {iid: k for k, iid in enumerate(own)}
+    for k, iid in enumerate(ids):
+        out[k] = mean if iid in praise else rows[where[iid]]
+    return out
+
+
 @functools.lru_cache(maxsize=4)
 def reference_mean(embedder_name: str) -> Any:
     """The mean vector of the shipped routing examples (customer-service texts) for ``embedder_name``, or None:
@@ -228,7 +259,7 @@ def run(store: Store, settings: Settings, run_date: dt.date, batch: Sequence[str
     by_id = {i.id: i for i in items}
     texts = contact_texts(store, items)
     ids = list(texts)
-    results = router.service_types([texts[i] for i in ids])
+    results = router.service_types([texts[i] for i in ids], contact_vectors(store, settings, items, texts))
     store.set_service_types({iid: r.label for iid, r in zip(ids, results, strict=True)})
     rx.set_service_type_sets(store, {iid: (r.labels, dict(r.probabilities)) for iid, r in zip(ids, results, strict=True)})
 

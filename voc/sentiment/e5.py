@@ -17,7 +17,7 @@ this process (batched), in the nightly run the store's cache (``voc.pipeline.sen
 
 ``backend: auto`` runs the stack behind a cascade: the n-gram + lexicon model scores every text, and the texts whose
 n-gram P(positive) is within ``sentiment.e5_band`` of 0.5 are embedded and scored by the stack (default
-``CASCADE_BAND`` 0.5: every text; 0.15: the measured cascade). :func:`e5_inputs_needed` says which, for the embed
+``CASCADE_BAND`` 0.15, the measured cascade; 0.5: every text). :func:`e5_inputs_needed` says which, for the embed
 stage and the sentiment stage alike.
 """
 
@@ -44,12 +44,12 @@ CUT_CHARS = 512  # the 'cut' form: voc.semantic's E5_MAX_CHARS (e5's window), th
 TEXT_FORMS = ("clip", "cut")
 EMBEDDER = "e5"  # the voc.semantic backend whose vectors the heads are trained on
 BATCH = 64  # texts per e5 call (and per progress step)
-# backend 'auto': a text gets the e5 stack's score when the n-gram model's P(positive) is within this of 0.5. The
-# default, 0.5, sends every text through the stack: at night its vectors are the ones topics and routing embed anyway
-# (the same key), and on the demo a narrower band changed which borderline texts count as complaints enough to move
-# the registry (the X3 leak no longer got its own topic on its first night). 0.15 is the measured cascade for
-# throughput (bench/sentiment/cascade.py: e5 for 10-12 % of review texts, accuracy within 0.2 points of the full stack).
-CASCADE_BAND = 0.5
+# backend 'auto': a text gets the e5 stack's score when the n-gram model's P(positive) is within this of 0.5. 0.15 is
+# the measured cascade (bench/sentiment/cascade.py: e5 for 10-12 % of review texts, accuracy within 0.2 points of the
+# full stack); with it the embed stage also skips the vectors of texts sure to read as praise (~40 % of reviews), which
+# the issue 22 budget needs. It was 0.5 (every text) while the topic registry moved with the complaint set (the X3
+# leak lost its own topic on the demo); the one-mode split (voc.topics.purity) keeps it now under either band.
+CASCADE_BAND = 0.15
 MEMO_MAX = 200_000  # n-gram decisions a scorer made by with_vectors remembers (~40 MB at most)
 
 Vectors = Callable[[Sequence[str]], np.ndarray]  # e5 inputs -> (n, 384) L2-normalised rows
@@ -299,6 +299,32 @@ def e5_inputs_needed(scorer: Any, texts: Sequence[str]) -> list[str]:
 
         texts = [t for t in texts if not is_procedural(t)]
     return stack.e5_inputs([t for t, need in zip(texts, stack.needs_e5(texts), strict=True) if need])
+
+
+def scores_without_e5(scorer: Any, texts: Sequence[str]) -> list[float | None]:
+    """The score ``scorer`` gives each of ``texts`` where that needs no e5 vector, else None: with a cascade band
+    (sentiment.e5_band below 0.5) the texts the n-gram model is sure of and the procedural turns the rules score;
+    with every text through e5 (band 0.5, the e5-stack backend) none. The same numbers the sentiment stage stores
+    (``score_texts`` clips them to [-1, 1]), known before any vector exists: the embed stage skips the vectors of
+    texts that read as praise (no topic, no routing vector needed; :func:`voc.pipeline.embed.job_texts`). The
+    scorer must not reach for vectors for these texts: give one built with vectors that refuse."""
+    texts = list(texts)
+    stack = e5_stack_of(scorer)
+    if stack is not None and stack.every_text:
+        return [None] * len(texts)
+    if stack is None:
+        need = [False] * len(texts)
+    else:
+        candidates = list(dict.fromkeys(texts))
+        if stack is not scorer:
+            from voc.sentiment.domain import is_procedural
+
+            candidates = [t for t in candidates if not is_procedural(t)]
+        flags = dict(zip(candidates, stack.needs_e5(candidates), strict=True))
+        need = [bool(flags.get(t, False)) for t in texts]
+    known = [t for t, n in zip(texts, need, strict=True) if not n]
+    values = iter(np.clip(np.asarray(scorer.score(known), dtype=np.float64), -1.0, 1.0).tolist() if known else [])
+    return [None if n else next(values) for n in need]
 
 
 def e5_stack_of(scorer: Any) -> E5StackScorer | None:

@@ -23,7 +23,7 @@ def _build(backend: str, model_path: Path | None, st_model: str | None, e5_band:
 
         return ServiceDomainScorer(LinearSentimentModel.load(model_path or SHIPPED_MODEL))
     if backend in ("auto", "e5-stack"):
-        # auto: the stack behind a cascade band (sentiment.e5_band; default 0.5 = every text); e5-stack: no band
+        # auto: the stack behind a cascade band (sentiment.e5_band; default 0.15, the cascade); e5-stack: no band
         from voc.sentiment.e5 import CASCADE_BAND, SHIPPED_HEAD, E5StackHead, E5StackScorer
         from voc.sentiment.model import SHIPPED_MODEL, LinearSentimentModel
 
