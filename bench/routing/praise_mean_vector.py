@@ -36,7 +36,7 @@ from eval_routing import HELDOUT, read_tsv, service_type_metrics  # noqa: E402
 
 from voc.config import Settings  # noqa: E402
 from voc.pipeline.embed import contact_key, reads_as_praise  # noqa: E402
-from voc.pipeline.routing import reference_mean, route_router  # noqa: E402
+from voc.pipeline.routing import praise_reference, reference_mean, route_router  # noqa: E402
 from voc.records import Channel, Interaction  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -96,16 +96,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=HERE.parents[2] / "shared" / "data")
     parser.add_argument("--per-file", type=int, default=100, help="positive reviews sampled from each of the 3 files")
+    parser.add_argument("--reference", choices=("mean", "praise"), default="praise",
+                        help="the vector in place of a gated contact's own: the mean of every shipped example "
+                             "(reference_mean, 8c06db9) or of the praise examples (praise_reference, what the stage uses)")
     args = parser.parse_args()
     settings = Settings()
     t0 = time.perf_counter()
     router, info = route_router(None, settings, save=False)
-    mean = reference_mean(router.model.service_types.embedder)
+    pick_ref = praise_reference if args.reference == "praise" else reference_mean
+    mean = pick_ref(router.model.service_types.embedder)
     if mean is None:
         raise SystemExit(f"no reference mean for routing embedder {router.model.service_types.embedder!r}")
     result: dict = {"router": {"embedder": router.options["embedder"], "fit_seconds": info.get("fit_seconds"),
                                "trained_on": router.options["trained_on"]},
-                    "positive_threshold": settings.sentiment.positive_threshold, "e5_band": settings.sentiment.e5_band}
+                    "positive_threshold": settings.sentiment.positive_threshold, "e5_band": settings.sentiment.e5_band,
+                    "reference": args.reference}
 
     rows = read_tsv(HELDOUT)
     gold = [set(r["service_types"].split(",")) for r in rows]

@@ -111,8 +111,9 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
 def contact_vectors(store: Store, settings: Settings, items: Sequence[Interaction], texts: dict[str, str]) -> Any:
     """Vectors for the service types of ``texts`` (interaction id -> contact text, in order), or None without a routing
     embedder. A text contact that reads as praise and has no cached vector (the embed stage skipped it:
-    :func:`voc.pipeline.embed.reads_as_praise`) gets the reference mean, the average customer-service text, so its
-    character n-grams decide; every other contact its own vector, from the cache or embedded now."""
+    :func:`voc.pipeline.embed.reads_as_praise`) gets the average praise text (:func:`praise_reference`), so the
+    classifier reads it as the praise its sentiment says it is and its character n-grams add the rest (installation,
+    delivery, ...); every other contact its own vector, from the cache or embedded now."""
     import numpy as np
 
     from voc.pipeline.embed import contact_key
@@ -121,7 +122,7 @@ def contact_vectors(store: Store, settings: Settings, items: Sequence[Interactio
     if settings.routing.embedder == "none" or not ids:
         return None
     embed, name = routing_embed(store, settings)
-    mean = reference_mean(name)
+    mean = praise_reference(name)
     texts_of = {i.id: i for i in items}
     praise: set[str] = set()
     if mean is not None:
@@ -137,6 +138,29 @@ def contact_vectors(store: Store, settings: Settings, items: Sequence[Interactio
     for k, iid in enumerate(ids):
         out[k] = mean if iid in praise else rows[where[iid]]
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def praise_reference(embedder_name: str) -> Any:
+    """The average praise text for ``embedder_name``: the mean vector of the shipped examples of the 'praise' service
+    type (voc/routing/service_types.yaml) in the shipped example vectors, or None when they are not there. What a
+    contact that reads as praise and was not embedded gets in place of its own vector (:func:`contact_vectors`); the
+    mean of every example reads as a complaint (most examples are) and cost praise its type (bench/routing/README.md,
+    "Praise without e5")."""
+    import numpy as np
+
+    from voc.routing.model import DEFAULT_EXAMPLE_VECTORS
+    from voc.routing.service_type import load_service_types
+    from voc.semantic import EmbeddingCache
+
+    if not embedder_name or not DEFAULT_EXAMPLE_VECTORS.is_file():
+        return None
+    cache = EmbeddingCache.load(DEFAULT_EXAMPLE_VECTORS)
+    if cache.embedder_name != embedder_name:
+        return None
+    examples = [e for spec in load_service_types() if spec.id == "praise" for e in spec.examples]
+    rows = [v for v in (cache.get(e) for e in examples) if v is not None]
+    return np.mean(np.stack(rows), axis=0).astype(np.float32) if rows else None
 
 
 @functools.lru_cache(maxsize=4)
