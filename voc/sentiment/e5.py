@@ -188,7 +188,8 @@ class E5StackScorer:
     """
 
     def __init__(self, model: LinearSentimentModel, head: E5StackHead, vectors: Vectors | None = None,
-                 band: float | None = None, *, remember: bool = False) -> None:
+                 band: float | None = None, *, remember: bool = False,
+                 memo: dict[str, tuple[float, float]] | None = None) -> None:
         if band is not None and not 0.0 <= band <= 0.5:
             raise ValueError(f"e5 cascade band {band!r}: expected 0 <= band <= 0.5")
         self.model = model
@@ -196,11 +197,14 @@ class E5StackScorer:
         self.vectors = vectors
         self.band = band
         self.name = f"{model.name}+e5" if band is None else f"{model.name}+e5-band{band:g}"
-        self._memo: dict[str, tuple[float, float]] | None = {} if remember else None
+        self._memo: dict[str, tuple[float, float]] | None = (memo if memo is not None else {}) if remember else None
+        self._shared: dict[str, tuple[float, float]] = {}
 
     def with_vectors(self, vectors: Vectors | None) -> E5StackScorer:
-        """The same model, head and band, reading e5 vectors from ``vectors`` (remembering n-gram decisions)."""
-        return E5StackScorer(self.model, self.head, vectors, self.band, remember=True)
+        """The same model, head and band, reading e5 vectors from ``vectors``, remembering n-gram decisions in one
+        memo shared by every scorer made from this one (the embed stage's praise gate and the sentiment stage score
+        the same texts: the n-gram model runs once per text and process)."""
+        return E5StackScorer(self.model, self.head, vectors, self.band, remember=True, memo=self._shared)
 
     def e5_inputs(self, texts: Sequence[str]) -> list[str]:
         return [self.head.e5_input(t) for t in texts]
