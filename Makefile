@@ -111,12 +111,13 @@ bench-qa: setup
 bench-text: setup  ## normalise + redact + segment throughput on 100k real sentences, one core
 	taskset -c 0 $(BIN)/python bench/text/throughput.py --digest || $(BIN)/python bench/text/throughput.py --digest
 
-bench-embeddings: setup  ## e5 vs e5-static (distilled) vs TF-IDF/SVD for topics and sentiment: quality vs ms/text (bench/embeddings/README.md)
+bench-embeddings: setup  ## e5 vs e5-static (distilled) vs TF-IDF/SVD for topics and sentiment: quality vs ms/text; e5's two engines (bench/embeddings/README.md)
 	OMP_NUM_THREADS=2 $(BIN)/python bench/embeddings/word_vectors.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/run.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/ablation.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/speed.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/nightly.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/embeddings/engine.py
 
 bench-web: setup  ## 50 concurrent API clients for 60 s against a local uvicorn server (bench/web/README.md)
 	$(BIN)/python bench/web/load.py

@@ -18,6 +18,7 @@ here (counted in the output). TF-IDF/SVD (128 dims) is fitted, without labels, o
 e5-static tables are built from bench/embeddings/word_vectors.py's cached word vectors.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/embeddings/run.py [--only e5-static-50k-256-sif,tfidf-svd]
+        [--e5-cache PATH] [--out PATH]
 Writes bench/embeddings/results.json and prints the table of bench/embeddings/README.md.
 """
 
@@ -314,7 +315,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma-separated backends (default: all)")
     ap.add_argument("--out", type=Path, default=HERE / "results.json")
+    ap.add_argument("--e5-cache", type=Path, default=E5_CACHE,
+                    help="EmbeddingCache npz of e5 vectors (e.g. another engine's: bench/embeddings/README.md)")
     args = ap.parse_args()
+    globals()["E5_CACHE"] = args.e5_cache
     names = args.only.split(",") if args.only else ["e5", *STATIC, "tfidf-svd"]
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     topics, senti = topic_sets(), sentiment_set()
