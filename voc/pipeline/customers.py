@@ -128,6 +128,11 @@ def contact_vectors(store: Store, settings: Settings, contacts: list[Contact], *
     centre = reference_mean(name)
     if centre is not None:  # a fixed centre: only the vectors find_repeats may compare are needed
         ids = sorted(text_candidates(contacts, window, by_customer=by_customer))
+        # a text contact that reads as praise is typed by the average praise text, never by its own vector (the embed
+        # stage skips it: voc.pipeline.embed.reads_as_praise); it is not compared by text either
+        praise = {c.interaction_id for c in contacts if c.channel != "call" and c.sentiment is not None
+                  and c.sentiment >= settings.sentiment.positive_threshold}
+        ids = [i for i in ids if i not in praise]
         if not ids:
             return {}
     known = texts or {}

@@ -132,8 +132,8 @@ def known_text_score(item: Interaction, settings: Settings) -> float | None:
     """A text contact's sentiment score where the configured scorer gives it without an e5 vector (a cascade band
     below 0.5: the n-gram model is sure), as the sentiment stage will store it; None for calls, for texts that go
     through e5, and with every text through e5 (sentiment.e5_band 0.5)."""
-    if item.channel.value == "call":
-        return None
+    if item.channel.value == "call" or _sentiment_scorer(settings) is None:
+        return None  # the gate saves e5 for the cascade of the e5 stack (the default); other scorers read no e5
     from voc.sentiment.e5 import scores_without_e5
 
     return scores_without_e5(_gate_scorer(settings), sentiment_texts(item, ()))[0]
@@ -141,7 +141,10 @@ def known_text_score(item: Interaction, settings: Settings) -> float | None:
 
 def reads_as_praise(item: Interaction, settings: Settings) -> bool:
     """A text contact whose sentiment, known without e5, is praise (>= ``sentiment.positive_threshold``): no topic
-    (never a complaint) and no routing vector (its service type comes from its words with the average vector)."""
+    (never a complaint) and no routing vector (routing types it with the average praise text, which exists for e5:
+    voc.pipeline.routing.praise_reference; repeat linking compares no praise by text)."""
+    if settings.routing.embedder != "e5":
+        return False
     known = known_text_score(item, settings)
     return known is not None and known >= settings.sentiment.positive_threshold
 

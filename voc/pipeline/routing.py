@@ -110,13 +110,12 @@ def routing_embed(store: Store | None, settings: Settings, write: bool = True) -
 
 def contact_vectors(store: Store, settings: Settings, items: Sequence[Interaction], texts: dict[str, str]) -> Any:
     """Vectors for the service types of ``texts`` (interaction id -> contact text, in order), or None without a routing
-    embedder. A text contact that reads as praise and has no cached vector (the embed stage skipped it:
-    :func:`voc.pipeline.embed.reads_as_praise`) gets the average praise text (:func:`praise_reference`), so the
-    classifier reads it as the praise its sentiment says it is and its character n-grams add the rest (installation,
-    delivery, ...); every other contact its own vector, from the cache or embedded now."""
+    embedder. A text contact whose stored sentiment reads as praise (>= ``sentiment.positive_threshold``) gets the
+    average praise text (:func:`praise_reference`), whether or not a vector of its own is cached (so a rerun types it
+    the same), and the classifier reads it as the praise its sentiment says it is; the embed stage skips the vectors
+    of those it knows ahead (:func:`voc.pipeline.embed.reads_as_praise`). Every other contact gets its own vector,
+    from the cache or embedded now."""
     import numpy as np
-
-    from voc.pipeline.embed import contact_key
 
     ids = list(texts)
     if settings.routing.embedder == "none" or not ids:
@@ -128,9 +127,6 @@ def contact_vectors(store: Store, settings: Settings, items: Sequence[Interactio
     if mean is not None:
         summaries = store.call_sentiments([i for i in ids if texts_of[i].channel.value != "call"])
         praise = {i for i, s in summaries.items() if s.score >= settings.sentiment.positive_threshold}
-        if praise:
-            cached = store.cached_embeddings(name, [contact_key(texts[i], settings) for i in praise])
-            praise = {i for i in praise if contact_key(texts[i], settings) not in cached}
     own = [i for i in ids if i not in praise]
     rows = np.asarray(embed([texts[i] for i in own]), dtype=np.float32) if own else None
     out = np.empty((len(ids), len(mean) if mean is not None else rows.shape[1]), dtype=np.float32)

