@@ -115,19 +115,31 @@ def find_split(units: np.ndarray, parent: np.ndarray | None, *, min_size: int, c
     to_parent = float(cents[leave] @ ref)
     if separation >= separate_below or to_parent >= separate_below:
         return None
-    cohesion = float(np.median(_loo(units[part])))
+    tested = _leaving_part(units[part], ref, min_size=min_size, cohesion_floor=cohesion_floor, min_gain=min_gain)
+    if tested is None:
+        return None
+    leaving, cohesion, gain = tested
+    stay = np.sort(np.concatenate([stay, part[~leaving]]))
+    return Split(part[leaving], stay, round(separation, 4), round(to_parent, 4), round(cohesion, 4), round(gain, 4))
+
+
+def _leaving_part(units: np.ndarray, ref: np.ndarray, *, min_size: int, cohesion_floor: float,
+                  min_gain: float) -> tuple[np.ndarray, float, float] | None:
+    """The tests a leaving part must pass: a topic on its own (median leave-one-out cosine >= ``cohesion_floor``) and
+    better described by its own centroid than by ``ref`` (median gain >= ``min_gain``); (the rows that leave, the
+    cohesion, the gain), or None. Only the rows the part describes better than ``ref`` leave; its fringe stays."""
+    loo = _loo(units)
+    cohesion = float(np.median(loo))
     if cohesion < cohesion_floor:
         return None
-    own_gain = _loo(units[part]) - units[part] @ ref
+    own_gain = loo - units @ ref
     gain = float(np.median(own_gain))
     if gain < min_gain:
         return None
-    # Only the rows the new mode describes better than the parent leave; the mode's fringe stays.
     leaving = own_gain > 0
     if leaving.sum() < min_size:
         return None
-    stay = np.sort(np.concatenate([stay, part[~leaving]]))
-    return Split(part[leaving], stay, round(separation, 4), round(to_parent, 4), round(cohesion, 4), round(gain, 4))
+    return leaving, cohesion, gain
 
 
 def _whole_night_leaves(units: np.ndarray, parent: np.ndarray, *, min_size: int, cohesion_floor: float,
@@ -140,17 +152,10 @@ def _whole_night_leaves(units: np.ndarray, parent: np.ndarray, *, min_size: int,
     to_parent = float(cent @ parent)
     if to_parent >= separate_below:
         return None
-    loo = _loo(units)
-    cohesion = float(np.median(loo))
-    if cohesion < cohesion_floor:
+    tested = _leaving_part(units, parent, min_size=min_size, cohesion_floor=cohesion_floor, min_gain=min_gain)
+    if tested is None:
         return None
-    own_gain = loo - units @ parent
-    gain = float(np.median(own_gain))
-    if gain < min_gain:
-        return None
-    leaving = own_gain > 0
-    if leaving.sum() < min_size:
-        return None
+    leaving, cohesion, gain = tested
     idx = np.arange(len(units))
     return Split(idx[leaving], idx[~leaving], round(to_parent, 4), round(to_parent, 4), round(cohesion, 4),
                  round(gain, 4))
