@@ -42,7 +42,14 @@ from voc.store.term_counts import TermCounts
 AddOutcome = str  # "new" | "duplicate" | "conflict"
 
 
-def _interaction(row: InteractionRow) -> Interaction:
+# The columns an Interaction is built from: selected as plain rows (no ORM identity map), a fifth of the text
+# stage's CPU at 100,000 items a night went into loading ORM objects only to copy them into records.
+_INTERACTION_COLUMNS = ("id", "channel", "business_date", "content_hash", "external_id", "source_path", "started_at",
+                        "queue", "agent_id", "customer_id", "customer_tier", "customer_value", "agent_channel", "text",
+                        "attributes", "text_truncated_from")
+
+
+def _interaction(row: Any) -> Interaction:
     return Interaction(
         id=row.id,
         channel=Channel(row.channel),
@@ -176,7 +183,7 @@ class Store(RunStore, AnalyticsStore, BatchWrites, IngestManifest, TermCounts):
 
         ``pending_stage`` keeps only those not yet done for that stage (failed ones are retried).
         """
-        q = select(InteractionRow)
+        q = select(*(getattr(InteractionRow, c) for c in _INTERACTION_COLUMNS))
         if run_date is not None:
             q = q.where(InteractionRow.business_date == run_date)
         if since is not None:
@@ -196,7 +203,7 @@ class Store(RunStore, AnalyticsStore, BatchWrites, IngestManifest, TermCounts):
             q = q.where(InteractionRow.id.not_in(done))
         q = q.order_by(InteractionRow.business_date, InteractionRow.id)
         with self.db.session() as s:
-            return [_interaction(r) for r in s.scalars(q)]
+            return [_interaction(r) for r in s.execute(q)]
 
     def source_kind(self, interaction_id: str) -> str:
         with self.db.session() as s:
