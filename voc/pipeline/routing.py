@@ -137,22 +137,29 @@ def contact_vectors(store: Store, settings: Settings, items: Sequence[Interactio
 
 
 @functools.lru_cache(maxsize=4)
-def praise_reference(embedder_name: str) -> Any:
-    """The average praise text for ``embedder_name``: the mean vector of the shipped examples of the 'praise' service
-    type (voc/routing/service_types.yaml) in the shipped example vectors, or None when they are not there. What a
-    contact that reads as praise and was not embedded gets in place of its own vector (:func:`contact_vectors`); the
-    mean of every example reads as a complaint (most examples are) and cost praise its type (bench/routing/README.md,
-    "Praise without e5")."""
-    import numpy as np
-
+def _shipped_examples(embedder_name: str) -> Any:
+    """The shipped routing example vectors (an EmbeddingCache) when they are ``embedder_name``'s, else None."""
     from voc.routing.model import DEFAULT_EXAMPLE_VECTORS
-    from voc.routing.service_type import load_service_types
     from voc.semantic import EmbeddingCache
 
     if not embedder_name or not DEFAULT_EXAMPLE_VECTORS.is_file():
         return None
     cache = EmbeddingCache.load(DEFAULT_EXAMPLE_VECTORS)
-    if cache.embedder_name != embedder_name:
+    return cache if cache.embedder_name == embedder_name and len(cache) else None
+
+
+@functools.lru_cache(maxsize=4)
+def praise_reference(embedder_name: str) -> Any:
+    """The average praise text for ``embedder_name``: the mean vector of the shipped examples of the 'praise' service
+    type (voc/routing/service_types.yaml) in the shipped example vectors, or None when they are not there. What a
+    contact that reads as praise gets in place of its own vector (:func:`contact_vectors`); the mean of every example
+    reads as a complaint (most examples are) and cost praise its type (bench/routing/README.md, "Praise without e5")."""
+    import numpy as np
+
+    from voc.routing.service_type import load_service_types
+
+    cache = _shipped_examples(embedder_name)
+    if cache is None:
         return None
     examples = [e for spec in load_service_types() if spec.id == "praise" for e in spec.examples]
     rows = [v for v in (cache.get(e) for e in examples) if v is not None]
@@ -166,12 +173,8 @@ def reference_mean(embedder_name: str) -> Any:
     import numpy as np
 
     from voc.routing.model import DEFAULT_EXAMPLE_VECTORS
-    from voc.semantic import EmbeddingCache
 
-    if not embedder_name or not DEFAULT_EXAMPLE_VECTORS.is_file():
-        return None
-    cache = EmbeddingCache.load(DEFAULT_EXAMPLE_VECTORS)
-    if cache.embedder_name != embedder_name or not len(cache):
+    if _shipped_examples(embedder_name) is None:
         return None
     with np.load(DEFAULT_EXAMPLE_VECTORS, allow_pickle=False) as data:
         return data["vectors"].astype(np.float32).mean(axis=0)

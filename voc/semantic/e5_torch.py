@@ -20,6 +20,7 @@ Heavy imports (torch) happen in :func:`load`, never at import time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mmap
 import struct
@@ -291,7 +292,7 @@ class TorchE5:
         x = self._embed_rows(ids) + self._pos[:length] + self._type
         x = self._eln(x)
         attn_mask = mask[:, None, None, :]
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "bf16" else _null()
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "bf16" else contextlib.nullcontext()
         with ctx:
             for ly in self._layers:
                 q, k, v = ly["qkv"](x).view(b, length, 3, nh, dh).permute(2, 0, 3, 1, 4)
@@ -344,11 +345,3 @@ class TorchE5:
         out = (sums / np.maximum(weights, 1e-12)[:, None]).astype(np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
